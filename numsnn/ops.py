@@ -1,0 +1,511 @@
+"""The differentiable operations: one ``Function`` class per op, forward and backward side by side.
+
+Each class computes on ndarrays. ``backward(gy)`` receives ``gy = dL/dy`` and returns the
+gradient of every input, named after it (``gx``, ``gW``, ...). Broadcasting is undone in
+one place, ``sum_to``. Each class has a lowercase wrapper that takes tensors: ``add(x, y)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numsnn.tensor import Function, Tensor
+
+__all__ = [
+    "sum_to", "np_sigmoid",
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
+    "sum", "mean", "max", "reshape", "transpose", "getitem", "stack", "concatenate",
+    "exp", "log", "sigmoid", "tanh", "relu", "where", "clip", "astype", "log_softmax",
+]
+
+
+def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``.
+
+    Broadcasting copies an input along some axes in forward, so in backward the gradient
+    of every copy is summed back. ``sum_to(ones((2, 3)), (3,))`` is ``[2., 2., 2.]``.
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
+
+
+def np_sigmoid(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` without overflow for any finite ``x``; keeps x's float dtype."""
+    e = np.exp(-np.abs(x))  # in (0, 1], so it never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# --- elementwise arithmetic -----------------------------------------------------------------
+
+class Add(Function):
+    """y = x0 + x1 (broadcasting)."""
+
+    def forward(self, x0, x1):
+        self.shapes = (x0.shape, x1.shape)
+        return x0 + x1
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+
+
+class Sub(Function):
+    """y = x0 - x1 (broadcasting)."""
+
+    def forward(self, x0, x1):
+        self.shapes = (x0.shape, x1.shape)
+        return x0 - x1
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+
+
+class Mul(Function):
+    """y = x0 * x1 (broadcasting)."""
+
+    def forward(self, x0, x1):
+        self.save_for_backward(x0, x1)
+        return x0 * x1
+
+    def backward(self, gy):
+        x0, x1 = self.saved
+        return sum_to(gy * x1, x0.shape), sum_to(gy * x0, x1.shape)
+
+
+class Div(Function):
+    """y = x0 / x1 (broadcasting)."""
+
+    def forward(self, x0, x1):
+        self.save_for_backward(x0, x1)
+        return x0 / x1
+
+    def backward(self, gy):
+        x0, x1 = self.saved
+        gx0 = gy / x1
+        gx1 = -gx0 * x0 / x1
+        return sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+
+
+class Neg(Function):
+    """y = -x."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    """y = x ** p for a constant number p."""
+
+    def __init__(self, p: float):
+        if isinstance(p, Tensor) or np.ndim(p) != 0:
+            raise TypeError(f"pow supports a constant scalar exponent, got {type(p).__name__}")
+        self.p = p
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x ** self.p
+
+    def backward(self, gy):
+        x, = self.saved
+        return gy * self.p * x ** (self.p - 1)
+
+
+# --- linear algebra -------------------------------------------------------------------------
+
+class MatMul(Function):
+    """y = x0 @ x1 for 2-D matrices or batches of them ([..., n, k] @ [..., k, m])."""
+
+    def forward(self, x0, x1):
+        if x0.ndim < 2 or x1.ndim < 2:
+            raise ValueError(f"matmul needs inputs with at least 2 dimensions, got shapes {x0.shape} and {x1.shape}")
+        if x0.shape[-1] != x1.shape[-2]:
+            raise ValueError(
+                f"matmul: shapes {x0.shape} and {x1.shape} do not align: the last axis of the first "
+                f"({x0.shape[-1]}) must equal the second-to-last axis of the second ({x1.shape[-2]})"
+            )
+        self.save_for_backward(x0, x1)
+        return x0 @ x1
+
+    def backward(self, gy):
+        x0, x1 = self.saved
+        gx0 = sum_to(gy @ x1.swapaxes(-1, -2), x0.shape) if self.needs_input_grad[0] else None
+        gx1 = sum_to(x0.swapaxes(-1, -2) @ gy, x1.shape) if self.needs_input_grad[1] else None
+        return gx0, gx1
+
+
+class Linear(Function):
+    """y = x W^T + b applied to the last axis, for x of shape [..., in].
+
+    Leading axes (batch, time, ...) are flattened to one, ``[N, T, in] -> [N*T, in]``, so a
+    single matrix product serves every time step, then viewed back as ``[N, T, out]``.
+    W is ``(out, in)``, b is ``(out,)`` or absent.
+    """
+
+    def forward(self, x, W, b=None):
+        if x.shape[-1] != W.shape[1]:
+            raise ValueError(f"linear: weight of shape {W.shape} expects input [..., {W.shape[1]}], got {x.shape}")
+        x2 = x.reshape(-1, x.shape[-1])  # [N*T, in]
+        self.save_for_backward(x2, W)
+        self.x_shape = x.shape
+        y = x2 @ W.T
+        if b is not None:
+            y += b
+        return y.reshape(*x.shape[:-1], W.shape[0])
+
+    def backward(self, gy):
+        x2, W = self.saved
+        gy2 = gy.reshape(-1, W.shape[0])  # [N*T, out]
+        gx = (gy2 @ W).reshape(self.x_shape) if self.needs_input_grad[0] else None
+        gW = gy2.T @ x2 if self.needs_input_grad[1] else None
+        if len(self.needs_input_grad) == 2:
+            return gx, gW
+        gb = gy2.sum(axis=0) if self.needs_input_grad[2] else None
+        return gx, gW, gb
+
+
+# --- reductions -----------------------------------------------------------------------------
+
+def _normalize_axis(axis, ndim: int) -> tuple[int, ...]:
+    """The reduced axes as sorted non-negative ints; None means all axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for a tensor with {ndim} dimensions")
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def _unreduce(gy: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    """Broadcast a reduction's gradient back to the input shape."""
+    if not keepdims:
+        gy = np.expand_dims(gy, axes)
+    return np.broadcast_to(gy, shape)
+
+
+class Sum(Function):
+    """y = x.sum(axis, keepdims)."""
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.x_shape, self.axes = x.shape, _normalize_axis(self.axis, x.ndim)
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return _unreduce(gy, self.x_shape, self.axes, self.keepdims)
+
+
+class Mean(Function):
+    """y = x.mean(axis, keepdims)."""
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.x_shape, self.axes = x.shape, _normalize_axis(self.axis, x.ndim)
+        return x.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        count = int(np.prod([self.x_shape[a] for a in self.axes]))
+        return _unreduce(gy / count, self.x_shape, self.axes, self.keepdims)
+
+
+class Max(Function):
+    """y = x.max(axis, keepdims); the gradient is shared equally among tied maxima."""
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.axes = _normalize_axis(self.axis, x.ndim)
+        y = x.max(axis=self.axes, keepdims=True)
+        is_max = x == y
+        self.save_for_backward(is_max / is_max.sum(axis=self.axes, keepdims=True).astype(x.dtype))
+        return y if self.keepdims else np.squeeze(y, axis=self.axes)
+
+    def backward(self, gy):
+        share, = self.saved
+        return _unreduce(gy, share.shape, self.axes, self.keepdims) * share
+
+
+# --- shape and indexing ---------------------------------------------------------------------
+
+class Reshape(Function):
+    """y = x.reshape(shape)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) to {self.shape}") from None
+
+    def backward(self, gy):
+        return gy.reshape(self.x_shape)
+
+
+class Transpose(Function):
+    """y = x.transpose(axes); reverses the axes when axes is None."""
+
+    def __init__(self, axes=None):
+        self.axes = None if axes is None else tuple(axes)
+
+    def forward(self, x):
+        self.perm = tuple(range(x.ndim))[::-1] if self.axes is None else self.axes
+        return x.transpose(self.perm)
+
+    def backward(self, gy):
+        return gy.transpose(np.argsort(self.perm))
+
+
+class GetItem(Function):
+    """y = x[index], for basic (slices, ints) and integer-array indexing.
+
+    An index may pick one element several times (``x[[0, 0]]``); its gradients add up.
+    """
+
+    def __init__(self, index):
+        self.index = _plain_index(index)
+
+    def forward(self, x):
+        self.x_shape, self.x_dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy):
+        gx = np.zeros(self.x_shape, dtype=self.x_dtype)
+        if _is_basic(self.index):
+            gx[self.index] = gy  # basic indexing picks each element at most once
+        else:
+            np.add.at(gx, self.index, gy)  # repeated indices accumulate
+        return gx
+
+
+def _plain_index(index):
+    """Replace tensors inside an index by their arrays."""
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def _is_basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in parts)
+
+
+class Stack(Function):
+    """y = np.stack([x0, x1, ...], axis)."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        if len({x.shape for x in xs}) > 1:
+            raise ValueError(f"stack needs tensors of one shape, got {[x.shape for x in xs]}")
+        y = np.stack(xs, axis=self.axis)
+        self.axis_ = self.axis % y.ndim
+        return y
+
+    def backward(self, gy):
+        return tuple(np.moveaxis(gy, self.axis_, 0))
+
+
+class Concatenate(Function):
+    """y = np.concatenate([x0, x1, ...], axis)."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.splits = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        return tuple(np.split(gy, self.splits, axis=self.axis))
+
+
+# --- elementwise functions ------------------------------------------------------------------
+
+class Exp(Function):
+    """y = exp(x); dy/dx = y."""
+
+    def forward(self, x):
+        y = np.exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y, = self.saved
+        return gy * y
+
+
+class Log(Function):
+    """y = log(x); dy/dx = 1/x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.log(x)
+
+    def backward(self, gy):
+        x, = self.saved
+        return gy / x
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)), computed without overflow; dy/dx = y (1 - y)."""
+
+    def forward(self, x):
+        y = np_sigmoid(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y, = self.saved
+        return gy * y * (1 - y)
+
+
+class Tanh(Function):
+    """y = tanh(x); dy/dx = 1 - y^2."""
+
+    def forward(self, x):
+        y = np.tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y, = self.saved
+        return gy * (1 - y * y)
+
+
+class ReLU(Function):
+    """y = max(x, 0); dy/dx = 1 where x > 0, else 0."""
+
+    def forward(self, x):
+        self.save_for_backward(x > 0)
+        return np.maximum(x, 0)
+
+    def backward(self, gy):
+        positive, = self.saved
+        return gy * positive
+
+
+class Where(Function):
+    """y = x0 where cond else x1; cond is a constant boolean array."""
+
+    def __init__(self, cond):
+        cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+        if cond.dtype != np.bool_:
+            raise TypeError(f"where: cond must be a boolean array, got dtype {cond.dtype}")
+        self.cond = cond
+
+    def forward(self, x0, x1):
+        self.shapes = (x0.shape, x1.shape)
+        return np.where(self.cond, x0, x1)
+
+    def backward(self, gy):
+        zero = np.zeros((), dtype=gy.dtype)
+        return (sum_to(np.where(self.cond, gy, zero), self.shapes[0]),
+                sum_to(np.where(self.cond, zero, gy), self.shapes[1]))
+
+
+class Clip(Function):
+    """y = clip(x, lo, hi); the gradient passes where lo <= x <= hi."""
+
+    def __init__(self, lo=None, hi=None):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        self.save_for_backward(inside)
+        return np.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        inside, = self.saved
+        return gy * inside
+
+
+class AsType(Function):
+    """y = x converted to another floating dtype; the gradient is converted back."""
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"astype: a differentiable cast needs a floating dtype, got {self.dtype}")
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return gy  # Function casts a gradient to its input's dtype
+
+
+class LogSoftmax(Function):
+    """y = x - log(sum(exp(x), axis)), shifted by the max so exp never overflows."""
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y, = self.saved
+        return gy - np.exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+# --- functional wrappers --------------------------------------------------------------------
+
+def add(x0, x1) -> Tensor: return Add()(x0, x1)
+def sub(x0, x1) -> Tensor: return Sub()(x0, x1)
+def mul(x0, x1) -> Tensor: return Mul()(x0, x1)
+def div(x0, x1) -> Tensor: return Div()(x0, x1)
+def neg(x) -> Tensor: return Neg()(x)
+def pow(x, p) -> Tensor: return Pow(p)(x)  # noqa: A001 (mirrors the ** operator)
+def matmul(x0, x1) -> Tensor: return MatMul()(x0, x1)
+def exp(x) -> Tensor: return Exp()(x)
+def log(x) -> Tensor: return Log()(x)
+def sigmoid(x) -> Tensor: return Sigmoid()(x)
+def tanh(x) -> Tensor: return Tanh()(x)
+def relu(x) -> Tensor: return ReLU()(x)
+def reshape(x, shape) -> Tensor: return Reshape(shape)(x)
+def transpose(x, axes=None) -> Tensor: return Transpose(axes)(x)
+def getitem(x, index) -> Tensor: return GetItem(index)(x)
+def where(cond, x0, x1) -> Tensor: return Where(cond)(x0, x1)
+def clip(x, lo=None, hi=None) -> Tensor: return Clip(lo, hi)(x)
+def astype(x, dtype) -> Tensor: return AsType(dtype)(x)
+def log_softmax(x, axis: int = -1) -> Tensor: return LogSoftmax(axis)(x)
+def stack(xs, axis: int = 0) -> Tensor: return Stack(axis)(*xs)
+def concatenate(xs, axis: int = 0) -> Tensor: return Concatenate(axis)(*xs)
+
+
+def linear(x, W, b=None) -> Tensor:
+    """x W^T + b over the last axis; x is [..., in], W is (out, in), b is (out,) or None."""
+    return Linear()(x, W) if b is None else Linear()(x, W, b)
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return Sum(axis, keepdims)(x)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    return Mean(axis, keepdims)(x)
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return Max(axis, keepdims)(x)

@@ -1,0 +1,19 @@
+"""Shared test settings: a non-interactive matplotlib backend and where the full MNIST set lives."""
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+MNIST_DIR = Path(os.environ.get("NUMSNN_TEST_MNIST", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    """The full MNIST IDX files; skips the test where they are absent (as in a user's clone)."""
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"full MNIST not found at {MNIST_DIR} (set NUMSNN_TEST_MNIST to its folder)")
+    return MNIST_DIR
