@@ -68,7 +68,8 @@ class NeuronTrace:
 def check_neuron_args(beta, threshold, rest, reset, surrogate) -> None:
     """Raise a ValueError naming the first bad neuron parameter."""
     for name, value in (("beta", beta), ("threshold", threshold), ("rest", rest)):
-        if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)):
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        if not (number and math.isfinite(value)):
             raise ValueError(f"{name} must be a finite number, got {value!r}")
     if not 0 < beta <= 1:
         raise ValueError(f"beta (the leak factor) must be in (0, 1], got {beta}")

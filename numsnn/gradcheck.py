@@ -12,7 +12,7 @@ Both checks reduce the output ``y = fn(*inputs)`` to a scalar with fixed random 
 
 The error of an analytic value ``a`` against a numeric ``n`` is
 ``|a - n| / max(|a|, |n|, 1)``: relative for large values, absolute for small ones.
-Spiking functions are discontinuous, so check neurons in smooth mode (``ns.nn.smooth``).
+Spiking functions are discontinuous, so check neurons in smooth mode (``ns.nn.smooth_mode``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numsnn.tensor import Tensor, no_grad
+from numsnn.tensor import Tensor, enable_grad, no_grad
 
 __all__ = ["gradcheck", "projection_check", "GradcheckResult"]
 
@@ -52,7 +52,10 @@ class GradcheckResult:
 
 
 def _error(analytic, numeric):
-    return np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1.0)
+    """``|a - n| / max(|a|, |n|, 1)``; a NaN anywhere is an infinite error, so it can never pass."""
+    with np.errstate(invalid="ignore"):  # inf - inf: reported as a failure, not a warning
+        err = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1.0)
+    return np.where(np.isnan(err), np.inf, err)
 
 
 def _checked_tensors(fn, inputs) -> list[tuple[str, Tensor]]:
@@ -62,6 +65,11 @@ def _checked_tensors(fn, inputs) -> list[tuple[str, Tensor]]:
     if not named:
         raise ValueError("gradcheck: no input (or parameter) requires grad, so there is nothing to check")
     for name, x in named:
+        if not x.is_leaf:
+            raise ValueError(
+                f"gradcheck: {name} was computed by {type(x.creator).__name__}, so backward would not fill "
+                "its .grad; pass a leaf tensor (e.g. Tensor(x.data.copy(), requires_grad=True))"
+            )
         if x.dtype != np.float64:
             raise TypeError(
                 f"gradcheck needs float64 tensors (float32 finite differences are too coarse); "
@@ -75,14 +83,17 @@ def _analytic(fn, inputs, named, rng):
     saved_grads = [x.grad for _, x in named]
     for _, x in named:
         x.grad = None
-    y = fn(*inputs)
-    if not isinstance(y, Tensor) or not y.requires_grad:
-        raise ValueError("gradcheck: fn must return a Tensor that depends on the checked inputs")
-    u = rng.standard_normal(y.shape)
-    (y * u).sum().backward()
-    grads = [np.zeros(x.shape) if x.grad is None else x.grad.copy() for _, x in named]
-    for (_, x), g in zip(named, saved_grads):
-        x.grad = g
+    try:
+        with enable_grad():  # also works when called inside no_grad()
+            y = fn(*inputs)
+            if not isinstance(y, Tensor) or not y.requires_grad:
+                raise ValueError("gradcheck: fn must return a Tensor that depends on the checked inputs")
+            u = rng.standard_normal(y.shape)
+            (y * u).sum().backward()
+        grads = [np.zeros(x.shape) if x.grad is None else x.grad.copy() for _, x in named]
+    finally:  # the caller's gradients are left as they were, even when fn fails
+        for (_, x), g in zip(named, saved_grads, strict=True):
+            x.grad = g
 
     def L() -> float:
         with no_grad():
@@ -111,7 +122,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, tol: float = 1e-6, seed: int = 0
     grads, L = _analytic(fn, inputs, named, np.random.default_rng(seed))
 
     errors, worst, max_error = {}, "none", -1.0
-    for (name, x), g in zip(named, grads):
+    for (name, x), g in zip(named, grads, strict=True):
         numeric = np.empty(x.shape)
         for index in np.ndindex(x.shape):
             original = x.data[index]
@@ -145,14 +156,14 @@ def projection_check(fn, inputs, *, n_directions: int = 4, eps: float = 1e-6, to
     originals = [x.data.copy() for _, x in named]
     for k in range(n_directions):
         vs = [rng.standard_normal(x.shape) for _, x in named]
-        predicted = float(sum(np.vdot(g, v) for g, v in zip(grads, vs)))
-        for (_, x), x0, v in zip(named, originals, vs):
+        predicted = float(sum(np.vdot(g, v) for g, v in zip(grads, vs, strict=True)))
+        for (_, x), x0, v in zip(named, originals, vs, strict=True):
             x.data[...] = x0 + eps * v
         plus = L()
-        for (_, x), x0, v in zip(named, originals, vs):
+        for (_, x), x0, v in zip(named, originals, vs, strict=True):
             x.data[...] = x0 - eps * v
         minus = L()
-        for (_, x), x0 in zip(named, originals):
+        for (_, x), x0 in zip(named, originals, strict=True):
             x.data[...] = x0
         numeric = (plus - minus) / (2 * eps)
         errors[f"direction {k}"] = err = float(_error(predicted, numeric))

@@ -14,6 +14,8 @@ def _spikes(spikes) -> np.ndarray:
     spikes = spikes.data if isinstance(spikes, Tensor) else np.asarray(spikes)
     if spikes.ndim != 3:
         raise ValueError(f"spikes must be laid out [N, T, C] (batch, time, classes), got shape {spikes.shape}")
+    if spikes.shape[0] == 0:
+        raise ValueError(f"spikes [N, T, C] need at least one sample, got shape {spikes.shape}")
     return spikes
 
 

@@ -128,6 +128,13 @@ class MatMul(Function):
                 f"matmul: shapes {x0.shape} and {x1.shape} do not align: the last axis of the first "
                 f"({x0.shape[-1]}) must equal the second-to-last axis of the second ({x1.shape[-2]})"
             )
+        try:
+            np.broadcast_shapes(x0.shape[:-2], x1.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: the batch axes of shapes {x0.shape} and {x1.shape} do not broadcast "
+                f"({x0.shape[:-2]} vs {x1.shape[:-2]})"
+            ) from None
         self.save_for_backward(x0, x1)
         return x0 @ x1
 
@@ -149,6 +156,8 @@ class Linear(Function):
     def forward(self, x, W, b=None):
         if x.shape[-1] != W.shape[1]:
             raise ValueError(f"linear: weight of shape {W.shape} expects input [..., {W.shape[1]}], got {x.shape}")
+        if b is not None and b.shape != (W.shape[0],):
+            raise ValueError(f"linear: weight of shape {W.shape} needs a bias of shape ({W.shape[0]},), got {b.shape}")
         x2 = x.reshape(-1, x.shape[-1])  # [N*T, in]
         self.save_for_backward(x2, W)
         self.x_shape = x.shape
@@ -241,14 +250,16 @@ class Reshape(Function):
     """y = x.reshape(shape)."""
 
     def __init__(self, shape):
-        self.shape = tuple(shape)
+        self.shape = tuple(shape) if np.ndim(shape) else (shape,)  # reshape(x, 6) as in numpy
 
     def forward(self, x):
         self.x_shape = x.shape
         try:
             return x.reshape(self.shape)
         except ValueError:
-            raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) to {self.shape}") from None
+            raise ValueError(
+                f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) to {self.shape}"
+            ) from None
 
     def backward(self, gy):
         return gy.reshape(self.x_shape)
@@ -261,8 +272,10 @@ class Transpose(Function):
         self.axes = None if axes is None else tuple(axes)
 
     def forward(self, x):
-        self.perm = tuple(range(x.ndim))[::-1] if self.axes is None else self.axes
-        return x.transpose(self.perm)
+        y = x.transpose(self.axes)  # numpy validates the axes
+        # Negative axes count from the end; backward needs them non-negative to invert the permutation.
+        self.perm = tuple(range(x.ndim))[::-1] if self.axes is None else tuple(a % x.ndim for a in self.axes)
+        return y
 
     def backward(self, gy):
         return gy.transpose(np.argsort(self.perm))

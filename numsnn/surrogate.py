@@ -26,7 +26,8 @@ __all__ = ["Surrogate", "Sigmoid", "FastSigmoid", "ATan", "Triangle"]
 
 
 def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value) and value > 0):
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not (number and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
@@ -38,7 +39,8 @@ class Surrogate:
         """H(z) = 1 where z >= 0, else 0, in z's dtype."""
         return (z >= 0).astype(z.dtype)
 
-    __call__ = forward
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        return self.forward(z)  # late-bound, so a subclass's own forward is the one called
 
     def smooth(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement smooth(z)")
@@ -57,7 +59,11 @@ class Surrogate:
 
 
 class Sigmoid(Surrogate):
-    """f(z) = sig(alpha z);  f'(z) = alpha s (1 - s) with s = sig(alpha z). numsnn's default, alpha = 4."""
+    """f(z) = sig(alpha z);  f'(z) = alpha s (1 - s) with s = sig(alpha z). numsnn's default, alpha = 4.
+
+    ``f'`` is computed as ``alpha e / (1 + e)^2`` with ``e = exp(-alpha |z|)``, the same value:
+    ``1 - s`` would cancel to 0 for large z and make ``f'(z) != f'(-z)``.
+    """
 
     def __init__(self, alpha: float = 4.0):
         self.alpha = _positive("Sigmoid alpha", alpha)
@@ -67,8 +73,9 @@ class Sigmoid(Surrogate):
             return np_sigmoid(self.alpha * z)
 
     def derivative(self, z):
-        s = self.smooth(z)  # in [0, 1], so alpha s (1 - s) never overflows
-        return self.alpha * s * (1 - s)
+        with np.errstate(over="ignore"):  # alpha |z| may round to inf; exp(-inf) = 0 is exact
+            e = np.exp(-self.alpha * np.abs(z))  # in [0, 1], so nothing below overflows
+        return self.alpha * e / (1 + e) ** 2
 
 
 class FastSigmoid(Surrogate):

@@ -135,6 +135,15 @@ class Tensor:
             extra = f", dtype={self.data.dtype}" + extra
         return f"Tensor({body}{extra})"
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Let ``np.asarray(t)`` see the values, except where that would silently drop a graph."""
+        if self.requires_grad:
+            raise TypeError("np.asarray() of a tensor that requires grad would lose its graph; "
+                            "use t.detach().numpy() or t.data")
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shares memory; no copy)."""
         return self.data
@@ -189,7 +198,7 @@ class Tensor:
                     node.grad += gy
                 continue
             fn = node.creator
-            for x, gx in zip(fn.inputs, fn._backward(gy)):
+            for x, gx in zip(fn.inputs, fn._backward(gy), strict=True):
                 if gx is None or not x.requires_grad:
                     continue
                 if id(x) in pending:
@@ -355,7 +364,7 @@ class Function:
                 f"{type(self).__name__}.backward returned {len(gxs)} gradients for {len(self.inputs)} inputs"
             )
         checked = []
-        for x, gx in zip(self.inputs, gxs):
+        for x, gx in zip(self.inputs, gxs, strict=True):
             if gx is not None:
                 gx = np.asarray(gx)
                 if gx.shape != x.shape:
@@ -375,17 +384,23 @@ class Function:
 def _unify_dtypes(inputs) -> tuple[Tensor, ...]:
     """Wrap inputs as tensors, casting Python numbers and int/bool arrays to the floating dtype.
 
-    Floating ndarrays keep their dtype, so numpy's promotion applies (float32 with float64
-    gives float64).
+    Floating tensors and arrays keep their dtype, so numpy's promotion applies (float32 with
+    float64 gives float64). Scalars (Python or numpy numbers, 0-d arrays) take the dtype of the
+    others, as in PyTorch, so ``x32 * np.sqrt(2)`` stays float32. Without any typed float,
+    Python floats are float32, as in ``Tensor(0.5)``, so ``int_tensor * 0.5`` is float32.
     """
-    floats = [x.dtype for x in inputs if isinstance(x, (Tensor, np.ndarray, np.generic)) and x.dtype.kind == "f"]
+    typed = [isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.ndim > 0) for x in inputs]
+    arrays = [x.data if isinstance(x, Tensor) else np.asarray(x) for x in inputs]
+    floats = [a.dtype for a, t in zip(arrays, typed, strict=True) if t and a.dtype.kind == "f"]
+    if not floats and any(a.dtype.kind == "f" for a in arrays):
+        floats = [np.dtype(np.float32)]
     if not floats:
         return tuple(as_tensor(x) for x in inputs)
     target = np.result_type(*floats)
     out = []
-    for x in inputs:
-        array = x.data if isinstance(x, Tensor) else np.asarray(x)
-        keep = array.dtype.kind == "f" and isinstance(x, (Tensor, np.ndarray, np.generic))
+    for x, array, t in zip(inputs, arrays, typed, strict=True):
+        keep = t and array.dtype.kind == "f"
+        # Python floats are cast from float64, so float64 tensors see their full precision.
         out.append(as_tensor(x) if keep else Tensor(array.astype(target)))
     return tuple(out)
 

@@ -8,7 +8,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-MNIST_DIR = Path(os.environ.get("NUMSNN_TEST_MNIST", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"))
+# Beside the repository, as ../shared is beside every clone on the project's machines.
+DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+MNIST_DIR = Path(os.environ.get("NUMSNN_TEST_MNIST", DEFAULT_MNIST_DIR))
 
 
 @pytest.fixture

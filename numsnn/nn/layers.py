@@ -20,7 +20,7 @@ class Linear(Module):
     Args:
         in_features, out_features: sizes of the last axis before and after.
         bias: add a learnable bias (off by default, as in the reference model).
-        rng: ``numpy.random.Generator`` for the initial weights (fresh entropy if None).
+        rng: ``numpy.random.Generator`` or seed for the initial weights (fresh entropy if None).
         dtype: floating dtype of the parameters.
 
     Attributes:
@@ -29,11 +29,11 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False, *,
-                 rng: np.random.Generator | None = None, dtype=np.float32):
+                 rng: np.random.Generator | int | None = None, dtype=np.float32):
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"Linear {name} must be a positive integer, got {n!r}")
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng(rng)  # a Generator passes through unchanged
         self.in_features, self.out_features = int(in_features), int(out_features)
         bound = 1 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))

@@ -29,6 +29,8 @@ def _check_spikes(spikes) -> Tensor:
     spikes = as_tensor(spikes)
     if spikes.ndim != 3:
         raise ValueError(f"output spikes must be laid out [N, T, C] (batch, time, classes), got shape {spikes.shape}")
+    if spikes.shape[0] == 0 or spikes.shape[1] == 0:
+        raise ValueError(f"output spikes [N, T, C] need at least one sample and one step, got shape {spikes.shape}")
     return spikes
 
 

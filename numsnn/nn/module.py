@@ -47,10 +47,14 @@ class Module:
             yield module
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and all below it, with dotted names ("" for this one)."""
+        """This module and all below it, with dotted names ("" for this one), each shared module once."""
+        seen: set[int] = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
             yield name, module
             below = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
             stack.extend(reversed(below))
@@ -126,14 +130,12 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        children = list(self.named_children())
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        children = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self.named_children()]
         if not children:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"{type(self).__name__}("]
-        for name, module in children:
-            body = repr(module).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {body}")
-        return "\n".join(lines) + "\n)"
+            return f"{type(self).__name__}({extra})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines + children) + "\n)"
 
 
 class Sequential(Module):

@@ -100,5 +100,5 @@ def smooth_mode(model: Module, on: bool = True) -> Iterator[Module]:
     try:
         yield model
     finally:
-        for (_, n), was in zip(neurons, before):
+        for (_, n), was in zip(neurons, before, strict=True):
             n.smooth = was

@@ -1,0 +1,354 @@
+"""The ``numsnn`` command: ``numsnn train``, ``numsnn evaluate CHECKPOINT``, ``numsnn show CHECKPOINT``.
+
+Also runs as ``python -m numsnn``. Bad options and bad input end with a one-line error
+(exit status 2 for usage, 1 for data or file problems), not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from numsnn import __version__
+
+__all__ = ["main", "DEFAULTS"]
+
+# The defaults train the reference model on the bundled subset in under a minute on 2 cores.
+DEFAULTS = dict(dataset="bundled", epochs=10, T=8, batch_size=64, encoder="direct", loss="mse",
+                optimizer="adam", lr=1e-3, momentum=0.9, weight_decay=0.0, schedule="none", hidden=800, seed=0)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (try: {self.prog} --help)\n")
+
+
+def _number(convert, minimum, what: str):
+    """An argparse type: ``convert(text)``, at least ``minimum``, else a one-line error naming ``what``."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not minimum <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _number(int, 1, "a positive integer")
+_non_negative_int = _number(int, 0, "a non-negative integer")
+_non_negative_float = _number(float, 0.0, "a non-negative number")
+
+
+def _add_data_options(p: argparse.ArgumentParser, default_dataset: str | None) -> None:
+    p.add_argument("--dataset", choices=("bundled", "full"), default=default_dataset,
+                   help="bundled: the 10,000/2,000-image subset inside numsnn (offline); full: all of MNIST "
+                        + ("(default: %(default)s)" if default_dataset else "(default: the checkpoint's)"))
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with the full MNIST IDX files (default: $NUMSNN_DATA, else ~/.cache/numsnn/mnist, "
+                        "downloading there if absent)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="numsnn", description="Train and inspect spiking neural networks with numsnn.")
+    parser.add_argument("--version", action="version", version=f"numsnn {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = DEFAULTS
+    train = commands.add_parser(
+        "train", help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
+        description="Train the reference SNN on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
+                    "and figures (PNG, and a GIF of one test digit) into the output folder.")
+    _add_data_options(train, d["dataset"])
+    train.add_argument("--epochs", type=_positive_int,
+                       help=f"total epochs (default: {d['epochs']}; with --resume, the checkpoint's)")
+    train.add_argument("-T", "--time-steps", dest="T", type=_positive_int, default=d["T"],
+                       help="time steps per image (default: %(default)s)")
+    train.add_argument("--batch-size", type=_positive_int, default=d["batch_size"], help="default: %(default)s")
+    train.add_argument("--encoder", choices=("direct", "poisson", "latency"), default=d["encoder"],
+                       help="how pixels become input sequences (default: %(default)s)")
+    train.add_argument("--loss", choices=("mse", "ce"), default=d["loss"],
+                       help="mse: firing rate vs one-hot label; ce: cross-entropy of spike counts "
+                            "(default: %(default)s)")
+    train.add_argument("--optimizer", choices=("adam", "sgd"), default=d["optimizer"], help="default: %(default)s")
+    train.add_argument("--lr", type=_non_negative_float, default=d["lr"], help="learning rate (default: %(default)s)")
+    train.add_argument("--momentum", type=_non_negative_float, default=d["momentum"],
+                       help="SGD momentum (default: %(default)s)")
+    train.add_argument("--weight-decay", type=_non_negative_float, default=d["weight_decay"],
+                       help="default: %(default)s")
+    train.add_argument("--schedule", choices=("none", "step", "cosine"), default=d["schedule"],
+                       help="learning-rate schedule over epochs (default: %(default)s)")
+    train.add_argument("--hidden", type=_positive_int, default=d["hidden"],
+                       help="hidden IF neurons (default: %(default)s)")
+    train.add_argument("--seed", type=_non_negative_int, default=d["seed"],
+                       help="seed for weights, shuffling and encoding (default: %(default)s)")
+    train.add_argument("--out", metavar="DIR", help="output folder (default: the first free runs/run-NNN)")
+    train.add_argument("--resume", metavar="CHECKPOINT",
+                       help="continue a run from its checkpoint (its settings apply; --epochs may extend it)")
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    train.add_argument("--no-plots", dest="plots", action="store_false", help="do not write the figures")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="report the test accuracy of a checkpoint",
+                                   description="Evaluate a checkpoint on the test set of its dataset.")
+    evaluate.add_argument("checkpoint", help="a checkpoint.npz written by numsnn train")
+    _add_data_options(evaluate, None)
+    evaluate.set_defaults(run=_evaluate)
+
+    show = commands.add_parser(
+        "show", help="draw one test digit going through a trained model, and its BPTT view",
+        description="Write, for one test digit: a step-by-step PNG and GIF of the input, hidden potentials, "
+                    "spikes and output counts, and a BPTT view (dL/ds_t and dL/du_t over time) per neuron layer.")
+    show.add_argument("checkpoint", help="a checkpoint.npz written by numsnn train")
+    show.add_argument("--index", type=_non_negative_int, default=0, help="test image index (default: %(default)s)")
+    show.add_argument("--out", metavar="DIR", default=".", help="output folder (default: the current one)")
+    _add_data_options(show, None)
+    show.set_defaults(run=_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``numsnn`` command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error: argparse has printed its message
+        return exc.code
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"\nnumsnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"numsnn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def _config_from_args(args) -> dict:
+    config = {key: getattr(args, key) for key in DEFAULTS} | {"data_dir": args.data_dir}
+    if config["epochs"] is None:
+        config["epochs"] = DEFAULTS["epochs"]
+    return config
+
+
+def _next_run_dir(root: Path = Path("runs")) -> Path:
+    n = 1
+    while (root / f"run-{n:03d}").exists():
+        n += 1
+    return root / f"run-{n:03d}"
+
+
+def _build(config: dict):
+    """Model, optimizer and schedule for a config."""
+    from numsnn import optim
+    from numsnn.nn import reference_model
+
+    model = reference_model(784, config["hidden"], 10, rng=config["seed"])
+    if config["optimizer"] == "adam":
+        optimizer = optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
+                              weight_decay=config["weight_decay"])
+    scheduler = None
+    if config["schedule"] == "step":
+        scheduler = optim.StepLR(optimizer, step_size=max(config["epochs"] // 3, 1), gamma=0.3)
+    elif config["schedule"] == "cosine":
+        scheduler = optim.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+    return model, optimizer, scheduler
+
+
+def _load_data(config: dict, split: str, progress: bool = True):
+    from numsnn.datasets import load_mnist
+
+    if config["dataset"] == "bundled":
+        return load_mnist(split, source="bundled")
+    return load_mnist(split, source="full", root=config.get("data_dir"), progress=progress)
+
+
+def _train(args) -> int:
+    from numsnn.checkpoint import load_checkpoint, save_checkpoint
+    from numsnn.train import fit, write_history
+
+    start_epoch, history = 0, []
+    if args.resume:
+        ckpt = load_checkpoint(args.resume)
+        config = _train_config(ckpt)
+        history = ckpt.metrics.get("history") if isinstance(ckpt.metrics, dict) else None
+        if not isinstance(ckpt.epoch, int) or not isinstance(history, list):
+            raise ValueError(f"cannot resume from {args.resume}: it records no epoch and metrics history "
+                             "(it was not written by numsnn train)")
+        if args.epochs is not None and args.epochs != config["epochs"]:
+            if config["schedule"] != "none":
+                raise ValueError(f"cannot change --epochs of a run with a {config['schedule']} schedule: "
+                                 "the schedule was planned for its epochs; start a new run instead")
+            config["epochs"] = args.epochs
+        model, optimizer, scheduler = _build(config)
+        ckpt.restore(model, optimizer, scheduler)
+        start_epoch = ckpt.epoch
+        out = Path(args.out) if args.out else Path(args.resume).parent
+        if start_epoch >= config["epochs"]:
+            print(f"nothing to do: {args.resume} already has {_plural(start_epoch, 'epoch')} (raise --epochs)")
+            return 0
+    else:
+        config = _config_from_args(args)
+        model, optimizer, scheduler = _build(config)
+        out = Path(args.out) if args.out else _next_run_dir()
+        if (out / "checkpoint.npz").exists():
+            raise ValueError(f"{out} already holds a run (checkpoint.npz); choose another --out, "
+                             f"or continue it with --resume {out / 'checkpoint.npz'}")
+
+    train_data = _load_data(config, "train", args.progress)
+    test_data = _load_data(config, "test", args.progress)
+    out.mkdir(parents=True, exist_ok=True)  # after loading, so a data error leaves no empty run folder
+    print(f"numsnn {__version__}: training {model_summary(model)} on {len(train_data[1]):,} "
+          f"{config['dataset']} MNIST images, T = {config['T']}, {config['encoder']} encoding, "
+          f"{_plural(config['epochs'], 'epoch')}; writing to {out}")
+
+    saved = []  # epochs this run has checkpointed
+
+    def save(epoch: int, hist: list[dict]) -> None:
+        save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, config=config,
+                        metrics={"history": hist}, epoch=epoch)
+        saved.append(epoch)
+        write_history(hist, out)
+
+    try:
+        history = fit(model, optimizer, train_data, test_data, epochs=config["epochs"], T=config["T"],
+                      encoder=config["encoder"], loss=config["loss"], batch_size=config["batch_size"],
+                      scheduler=scheduler, seed=config["seed"], start_epoch=start_epoch, history=history,
+                      on_epoch_end=save, progress=args.progress)
+    except KeyboardInterrupt:
+        where = (f"the checkpoint of epoch {saved[-1]} is {out / 'checkpoint.npz'}" if saved else
+                 f"{args.resume} still holds epoch {start_epoch}" if args.resume else "no epoch had finished")
+        print(f"\nnumsnn train: interrupted; {where}", file=sys.stderr)
+        return 130
+
+    print(f"wrote {out / 'checkpoint.npz'}, {out / 'metrics.csv'}, {out / 'metrics.json'}")
+    if args.plots:
+        for path in _write_figures(model, history, test_data, config, out):
+            print(f"wrote {path}")
+    last = history[-1]
+    n_test = len(test_data[1])
+    print(f"test accuracy: {last['test_accuracy']:.2%} ({round(last['test_accuracy'] * n_test):,}/{n_test:,} "
+          f"{config['dataset']} test images) after {_plural(last['epoch'], 'epoch')}")
+    return 0
+
+
+def _write_figures(model, history, test_data, config, out: Path, index: int = 0) -> list[Path]:
+    """Training curves (when there is a history) and the pictures of one test digit."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never open a window
+    import matplotlib.pyplot as plt
+
+    from numsnn import plot
+
+    paths = []
+    if history:
+        fig = plot.training_curves(history)
+        paths.append(plot.save_figure(fig, out / "training_curves.png"))
+        plt.close(fig)
+    paths += _sample_figures(model, test_data, config, out, index)
+    return paths
+
+
+def _sample_figures(model, test_data, config, out: Path, index: int) -> list[Path]:
+    """Step-by-step PNG and GIF of test digit ``index``, and the BPTT view of both neuron layers."""
+    import matplotlib.pyplot as plt
+
+    from numsnn import plot
+    from numsnn.nn import record
+    from numsnn.train import LOSSES, encode
+
+    images, labels = test_data
+    if not 0 <= index < len(labels):
+        raise ValueError(f"--index must be in [0, {len(labels)}) for the {config['dataset']} test set, got {index}")
+    x = encode(images[index:index + 1], config["T"], config["encoder"], np.random.default_rng([config["seed"], 0]))
+    label = int(labels[index])
+    stem = out / f"test{index}"
+
+    fig = plot.step_by_step(model, x, label=label)
+    paths = [plot.save_figure(fig, stem.with_name(stem.name + "_step_by_step.png"))]
+    plt.close(fig)
+    anim = plot.animate(model, x, label=label)
+    paths.append(plot.save_gif(anim, stem.with_name(stem.name + "_step_by_step.gif")))
+    plt.close("all")
+
+    with record(model) as traces:  # the per-step gradients of one backward pass
+        LOSSES[config["loss"]](model(x), labels[index:index + 1]).backward()
+    model.zero_grad()
+    for name, trace in traces.items():
+        fig = plot.bptt_view(trace, sample=0)
+        paths.append(plot.save_figure(fig, stem.with_name(f"{stem.name}_bptt_layer{name}.png")))
+        plt.close(fig)
+    return paths
+
+
+def _train_config(ckpt) -> dict:
+    """A copy of the settings stored by ``numsnn train`` in ``ckpt``; a ValueError naming the file if absent."""
+    config = ckpt.config if isinstance(ckpt.config, dict) else {}
+    missing = [key for key in DEFAULTS if key not in config]
+    if missing:
+        raise ValueError(f"checkpoint {ckpt.path} was not written by numsnn train: its config lacks "
+                         f"{', '.join(missing)}")
+    return dict(config)
+
+
+def _trained_model(args):
+    """The model saved in ``args.checkpoint`` and its config, with --dataset/--data-dir applied."""
+    from numsnn.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    config = _train_config(ckpt)
+    if args.dataset:
+        config["dataset"] = args.dataset
+    if args.data_dir:
+        config["data_dir"] = args.data_dir
+    model, _, _ = _build(config)
+    ckpt.restore(model)
+    return model, config
+
+
+def _show(args) -> int:
+    model, config = _trained_model(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in _write_figures(model, [], _load_data(config, "test"), config, out, args.index):
+        print(f"wrote {path}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from numsnn.train import evaluate
+
+    model, config = _trained_model(args)
+    images, labels = _load_data(config, "test")
+    result = evaluate(model, images, labels, T=config["T"], encoder=config["encoder"], loss=config["loss"],
+                      seed=config["seed"])
+    print(f"{args.checkpoint}: test accuracy {result['accuracy']:.2%} "
+          f"({round(result['accuracy'] * len(labels)):,}/{len(labels):,} {config['dataset']} test images), "
+          f"loss {result['loss']:.4f}")
+    return 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def model_summary(model) -> str:
+    """``Linear(784, 800) -> IF -> Linear(800, 10) -> IF`` for a Sequential."""
+    parts = []
+    for layer in model:
+        name = type(layer).__name__
+        parts.append(f"{name}({layer.in_features}, {layer.out_features})" if hasattr(layer, "in_features") else name)
+    return " -> ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
