@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=_non_negative_float, default=d["weight_decay"],
                        help="default: %(default)s")
     train.add_argument("--schedule", choices=("none", "step", "cosine"), default=d["schedule"],
-                       help="learning-rate schedule over epochs (default: %(default)s)")
+                       help="learning rate over epochs: step multiplies it by 0.3 every epochs/3 epochs, cosine "
+                            "anneals it to 0 at the last epoch (default: %(default)s)")
     train.add_argument("--hidden", type=_positive_int, default=d["hidden"],
                        help="hidden IF neurons (default: %(default)s)")
     train.add_argument("--seed", type=_non_negative_int, default=d["seed"],

@@ -4,27 +4,15 @@ import re
 
 import numpy as np
 import pytest
+from user_surrogate import Rectangle
 
 import numsnn as ns
 from numsnn.bptt import LIFFunction, lif, lif_unrolled
 from numsnn.nn import IF, LIF, Linear, Sequential
-from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
+from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 
 RESETS = ["rest", "subtract", "none"]
 NEURONS = {"IF": 1.0, "LIF": 0.8}  # beta
-
-
-class Rectangle(Surrogate):
-    """A user-written surrogate: f' = 1/width on |z| < width/2."""
-
-    def __init__(self, width: float = 1.0):
-        self.width = width
-
-    def smooth(self, z):
-        return np.clip(z / self.width + 0.5, 0, 1)
-
-    def derivative(self, z):
-        return (np.abs(z) < self.width / 2).astype(z.dtype) / self.width
 
 
 class Unrolled(ns.nn.Module):
@@ -389,3 +377,15 @@ def test_bad_neuron_options(options, match):
 def test_bad_surrogate_parameter():
     with pytest.raises(ValueError, match="alpha must be a positive finite number, got -1"):
         IF(surrogate=Sigmoid(-1))
+
+
+def test_backward_flushes_subnormal_gradients_to_zero():
+    """Far below threshold f' underflows to subnormal floats; BPTT returns exact zeros there instead."""
+    tiny = np.finfo(np.float32).tiny
+    f_prime = Sigmoid(4.0).derivative(np.float32(-24.0))  # 4 e / (1 + e)^2 with e = exp(-96): about 8e-42
+    assert 0 < f_prime < tiny  # subnormal, so the flush is what this test sees
+    x = np.zeros((2, 6, 3), dtype=np.float32)
+    x[:, 0] = -23.0  # u_t = -23 at every step: z = u_t - 1 = -24, no spikes
+    x = ns.Tensor(x, requires_grad=True)
+    lif(x).backward(np.ones((2, 6, 3), dtype=np.float32))
+    assert (x.grad == 0).all()

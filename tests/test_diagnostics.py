@@ -7,8 +7,14 @@ import pytest
 
 import numsnn as ns
 from numsnn import diagnostics
-from numsnn.diagnostics import (firing_rate, layer_report, saturated_fraction, silent_fraction, surrogate_gain,
-                                surrogate_window_fraction)
+from numsnn.diagnostics import (
+    firing_rate,
+    layer_report,
+    saturated_fraction,
+    silent_fraction,
+    surrogate_gain,
+    surrogate_window_fraction,
+)
 from numsnn.surrogate import Sigmoid, Triangle
 
 

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from user_surrogate import Rectangle
 
 import numsnn as ns
 from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
@@ -26,19 +27,6 @@ def kinks(surrogate) -> list[float]:
     if isinstance(surrogate, FastSigmoid):
         return [0.0]  # f' has |z| in it
     return []
-
-
-class Rectangle(Surrogate):
-    """A user-written surrogate: f' = 1/width on |z| < width/2, f the ramp between."""
-
-    def __init__(self, width: float = 1.0):
-        self.width = width
-
-    def smooth(self, z):
-        return np.clip(z / self.width + 0.5, 0, 1)
-
-    def derivative(self, z):
-        return (np.abs(z) < self.width / 2).astype(z.dtype) / self.width
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES, ids=repr)
