@@ -40,7 +40,7 @@ def main() -> None:
         t2 = time.perf_counter()
         optimizer.step()
         t3 = time.perf_counter()
-        for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
+        for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             times[key].append(seconds)
 
     print(f"reference model, input [{args.batch}, {args.T}, 784] float32, median of {args.repeats} steps:")
