@@ -29,18 +29,24 @@ __all__ = [
 ]
 
 
-def _sequence(a, name: str) -> np.ndarray:
-    """``a`` as a finite real ndarray laid out ``[N, T, ...features]``, else a clear error."""
+def finite_array(a, name: str) -> np.ndarray:
+    """``a`` (Tensor, ndarray or nested list) as a finite real ndarray, else an error naming ``name``."""
     a = a.data if isinstance(a, Tensor) else np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{name} has {np.isnan(a).sum()} NaN and {np.isinf(a).sum()} inf values")
+    return a
+
+
+def _sequence(a, name: str) -> np.ndarray:
+    """``a`` as a finite real ndarray laid out ``[N, T, ...features]``, else a clear error."""
+    a = finite_array(a, name)
     if a.ndim < 3:
         raise ValueError(
             f"{name} must be laid out [N, T, ...features] (batch, time, features), got shape {a.shape}; "
             "for one sample [T, features] add the batch axis with a[None]"
         )
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError(f"{name} has {np.isnan(a).sum()} NaN and {np.isinf(a).sum()} inf values")
     return a
 
 

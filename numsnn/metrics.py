@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from numsnn.nn.losses import check_labels
-from numsnn.tensor import Tensor
+from numsnn.nn.losses import check_labels, check_output_spikes
 
 __all__ = ["predict", "accuracy"]
-
-
-def _spikes(spikes) -> np.ndarray:
-    spikes = spikes.data if isinstance(spikes, Tensor) else np.asarray(spikes)
-    if spikes.ndim != 3:
-        raise ValueError(f"spikes must be laid out [N, T, C] (batch, time, classes), got shape {spikes.shape}")
-    if spikes.shape[0] == 0:
-        raise ValueError(f"spikes [N, T, C] need at least one sample, got shape {spikes.shape}")
-    return spikes
 
 
 def predict(spikes) -> np.ndarray:
@@ -25,7 +15,7 @@ def predict(spikes) -> np.ndarray:
     Tie rule: when the largest spike count is shared by several classes (including when
     every output is silent), the prediction is -1, which never equals a label.
     """
-    counts = _spikes(spikes).sum(axis=1)  # [N, C]
+    counts = check_output_spikes(spikes).data.sum(axis=1)  # [N, C]
     best = counts.max(axis=1, keepdims=True)
     unique = (counts == best).sum(axis=1) == 1
     return np.where(unique, counts.argmax(axis=1), -1)
@@ -33,6 +23,6 @@ def predict(spikes) -> np.ndarray:
 
 def accuracy(spikes, labels) -> float:
     """Fraction of samples whose label is the unique most-spiking output (ties count as wrong)."""
-    spikes = _spikes(spikes)
+    spikes = check_output_spikes(spikes).data
     labels = check_labels(labels, spikes.shape[0], spikes.shape[2])
     return float((predict(spikes) == labels).mean())

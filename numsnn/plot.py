@@ -40,7 +40,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from numsnn.atomic import atomic_path
 from numsnn.bptt import LIFFunction, NeuronTrace
-from numsnn.diagnostics import surrogate_gain
+from numsnn.diagnostics import finite_array, surrogate_gain
 from numsnn.metrics import predict
 from numsnn.nn.module import Module
 from numsnn.nn.neurons import record
@@ -61,16 +61,6 @@ MAX_LINES = 10  # more membrane traces than this in one axes are unreadable
 
 
 # --- input checks ---------------------------------------------------------------------------
-
-def _array(a, name: str) -> np.ndarray:
-    """``a`` (Tensor, ndarray or nested list) as a finite real ndarray."""
-    a = a.data if isinstance(a, Tensor) else np.asarray(a)
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError(f"{name} has {np.isnan(a).sum()} NaN and {np.isinf(a).sum()} inf values")
-    return a
-
 
 def _pick_sample(a: np.ndarray, name: str, layout: str, sample: int | None) -> np.ndarray:
     """``a [N, *layout]`` with ``sample=i``, or ``a [*layout]`` without it, as ``[*layout]``."""
@@ -165,7 +155,7 @@ def membrane(u, threshold: float = 1.0, spikes=None, x=None, neurons=None, sampl
         sample: batch index when the arrays are ``[N, T, M]``.
         ax: one Axes, or ``(ax_u, ax_x)`` when ``x`` is given; None makes a new figure.
     """
-    u = _array(u, "u")
+    u = finite_array(u, "u")
     one_neuron = u.ndim == 1
     if one_neuron and sample is not None:
         raise ValueError(f"sample={sample} given, but u of shape {u.shape} is one neuron's [T] (no batch axis)")
@@ -178,7 +168,7 @@ def membrane(u, threshold: float = 1.0, spikes=None, x=None, neurons=None, sampl
     index = _pick_neurons(neurons, M, "u")
 
     def like_u(a, name):
-        a = _array(a, name)
+        a = finite_array(a, name)
         if one_neuron:
             a = a[:, None] if a.ndim == 1 else a
         else:
@@ -245,7 +235,7 @@ def raster(spikes, ax=None, sample: int | None = None, color: str = OKABE_ITO[0]
     collection (its offsets are the (t, i) pairs), so thousands of neurons draw fast. With
     no spikes at all the plot is empty and says so.
     """
-    s = _pick_sample(_array(spikes, "spikes"), "spikes", "T, M", sample)
+    s = _pick_sample(finite_array(spikes, "spikes"), "spikes", "T, M", sample)
     if s.size and (s.min() < 0 or s.max() > 1):
         raise ValueError(f"spikes must be 0/1, got values from {s.min()} to {s.max()}")
     (ax,) = _check_ax(ax, 1, "raster")
@@ -297,7 +287,7 @@ class SampleRecord:
 
 def record_sample(model: Module, x) -> SampleRecord:
     """Run ``model`` on one encoded sample ``x`` (``[T, F]`` or ``[1, T, F]``) under no_grad, recording it."""
-    x = _array(x, "x")
+    x = finite_array(x, "x")
     if x.ndim == 3 and x.shape[0] != 1:
         raise ValueError(f"x must be ONE encoded sample [T, F] or [1, T, F], got a batch of shape {x.shape}; "
                          "pick one with x[i]")
@@ -618,7 +608,7 @@ def surrogates(surrogates=DEFAULT_SURROGATES, ax=None, z=None) -> SurrogateArtis
     surrogates = list(surrogates)
     if not surrogates or not all(isinstance(f, Surrogate) for f in surrogates):
         raise TypeError(f"surrogates must be a non-empty list of numsnn.surrogate.Surrogate, got {surrogates!r}")
-    z = np.linspace(-2, 2, 401) if z is None else _array(z, "z").astype(np.float64)
+    z = np.linspace(-2, 2, 401) if z is None else finite_array(z, "z").astype(np.float64)
     if z.ndim != 1:
         raise ValueError(f"z must be a 1-D grid of points, got shape {z.shape}")
     if ax is None:

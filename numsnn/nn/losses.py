@@ -7,7 +7,7 @@ import numpy as np
 from numsnn import ops
 from numsnn.tensor import Tensor, as_tensor
 
-__all__ = ["mse_rate_loss", "ce_count_loss", "check_labels"]
+__all__ = ["mse_rate_loss", "ce_count_loss", "check_labels", "check_output_spikes"]
 
 
 def check_labels(labels, n: int, num_classes: int) -> np.ndarray:
@@ -25,7 +25,8 @@ def check_labels(labels, n: int, num_classes: int) -> np.ndarray:
     return labels.astype(np.intp)
 
 
-def _check_spikes(spikes) -> Tensor:
+def check_output_spikes(spikes) -> Tensor:
+    """``spikes`` as a Tensor laid out ``[N, T, C]`` with N, T >= 1, else a clear error."""
     spikes = as_tensor(spikes)
     if spikes.ndim != 3:
         raise ValueError(f"output spikes must be laid out [N, T, C] (batch, time, classes), got shape {spikes.shape}")
@@ -40,7 +41,7 @@ def mse_rate_loss(spikes, labels) -> Tensor:
     The reference model's loss: it asks the right output neuron to fire at every step
     and the others never.
     """
-    spikes = _check_spikes(spikes)
+    spikes = check_output_spikes(spikes)
     N, _, C = spikes.shape
     labels = check_labels(labels, N, C)
     one_hot = np.zeros((N, C), dtype=spikes.dtype)
@@ -51,7 +52,7 @@ def mse_rate_loss(spikes, labels) -> Tensor:
 
 def ce_count_loss(spikes, labels) -> Tensor:
     """Cross-entropy of the softmax of spike counts: -mean_n log softmax(sum_t s_t)[label_n]."""
-    spikes = _check_spikes(spikes)
+    spikes = check_output_spikes(spikes)
     N, _, C = spikes.shape
     labels = check_labels(labels, N, C)
     log_p = ops.log_softmax(spikes.sum(axis=1), axis=-1)  # [N, C]
