@@ -1,24 +1,24 @@
 """The ``numsnn`` command: ``numsnn train``, ``numsnn evaluate CHECKPOINT``, ``numsnn show CHECKPOINT``.
 
-Also runs as ``python -m numsnn``. Bad options and bad input end with a one-line error
+The top layer: it uses the lab (data, training, checkpoints) and the pictures. Also runs as
+``python -m numsnn``. Options, their defaults and their checks come from
+``numsnn.lab.train.TrainConfig``. Bad options and bad input end with a one-line error
 (exit status 2 for usage, 1 for data or file problems), not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from numsnn import __version__
+from numsnn.lab.train import TrainConfig
 
-__all__ = ["main", "DEFAULTS"]
-
-# The defaults train the reference model on the bundled subset in under a minute on 2 cores.
-DEFAULTS = dict(dataset="bundled", epochs=10, T=8, batch_size=64, encoder="direct", loss="mse",
-                optimizer="adam", lr=1e-3, momentum=0.9, weight_decay=0.0, schedule="none", hidden=800, seed=0)
+__all__ = ["main", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,7 +45,7 @@ _non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
 def _add_data_options(p: argparse.ArgumentParser, default_dataset: str | None) -> None:
-    p.add_argument("--dataset", choices=("bundled", "full"), default=default_dataset,
+    p.add_argument("--dataset", choices=TrainConfig.CHOICES["dataset"], default=default_dataset,
                    help="bundled: the 10,000/2,000-image subset inside numsnn (offline); full: all of MNIST "
                         + ("(default: %(default)s)" if default_dataset else "(default: the checkpoint's)"))
     p.add_argument("--data-dir", metavar="DIR",
@@ -58,34 +58,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"numsnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    d = DEFAULTS
+    d = TrainConfig()
+    choices = TrainConfig.CHOICES
     train = commands.add_parser(
         "train", help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
         description="Train the reference SNN on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
                     "and figures (PNG, and a GIF of one test digit) into the output folder.")
-    _add_data_options(train, d["dataset"])
+    _add_data_options(train, d.dataset)
     train.add_argument("--epochs", type=_positive_int,
-                       help=f"total epochs (default: {d['epochs']}; with --resume, the checkpoint's)")
-    train.add_argument("-T", "--time-steps", dest="T", type=_positive_int, default=d["T"],
+                       help=f"total epochs (default: {d.epochs}; with --resume, the checkpoint's)")
+    train.add_argument("-T", "--time-steps", dest="T", type=_positive_int, default=d.T,
                        help="time steps per image (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=d["batch_size"], help="default: %(default)s")
-    train.add_argument("--encoder", choices=("direct", "poisson", "latency"), default=d["encoder"],
+    train.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s")
+    train.add_argument("--encoder", choices=choices["encoder"], default=d.encoder,
                        help="how pixels become input sequences (default: %(default)s)")
-    train.add_argument("--loss", choices=("mse", "ce"), default=d["loss"],
+    train.add_argument("--loss", choices=choices["loss"], default=d.loss,
                        help="mse: firing rate vs one-hot label; ce: cross-entropy of spike counts "
                             "(default: %(default)s)")
-    train.add_argument("--optimizer", choices=("adam", "sgd"), default=d["optimizer"], help="default: %(default)s")
-    train.add_argument("--lr", type=_non_negative_float, default=d["lr"], help="learning rate (default: %(default)s)")
-    train.add_argument("--momentum", type=_non_negative_float, default=d["momentum"],
+    train.add_argument("--optimizer", choices=choices["optimizer"], default=d.optimizer, help="default: %(default)s")
+    train.add_argument("--lr", type=_non_negative_float, default=d.lr, help="learning rate (default: %(default)s)")
+    train.add_argument("--momentum", type=_non_negative_float, default=d.momentum,
                        help="SGD momentum (default: %(default)s)")
-    train.add_argument("--weight-decay", type=_non_negative_float, default=d["weight_decay"],
+    train.add_argument("--weight-decay", type=_non_negative_float, default=d.weight_decay,
                        help="default: %(default)s")
-    train.add_argument("--schedule", choices=("none", "step", "cosine"), default=d["schedule"],
+    train.add_argument("--schedule", choices=choices["schedule"], default=d.schedule,
                        help="learning rate over epochs: step multiplies it by 0.3 every epochs/3 epochs, cosine "
                             "anneals it to 0 at the last epoch (default: %(default)s)")
-    train.add_argument("--hidden", type=_positive_int, default=d["hidden"],
+    train.add_argument("--hidden", type=_positive_int, default=d.hidden,
                        help="hidden IF neurons (default: %(default)s)")
-    train.add_argument("--seed", type=_non_negative_int, default=d["seed"],
+    train.add_argument("--seed", type=_non_negative_int, default=d.seed,
                        help="seed for weights, shuffling and encoding (default: %(default)s)")
     train.add_argument("--out", metavar="DIR", help="output folder (default: the first free runs/run-NNN)")
     train.add_argument("--resume", metavar="CHECKPOINT",
@@ -131,11 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 
 # --- commands -------------------------------------------------------------------------------
 
-def _config_from_args(args) -> dict:
-    config = {key: getattr(args, key) for key in DEFAULTS} | {"data_dir": args.data_dir}
-    if config["epochs"] is None:
-        config["epochs"] = DEFAULTS["epochs"]
-    return config
+def _config_from_args(args) -> TrainConfig:
+    fields = {name: getattr(args, name) for name in TrainConfig.__dataclass_fields__ if name != "epochs"}
+    return TrainConfig(**fields, epochs=args.epochs if args.epochs is not None else TrainConfig.epochs)
 
 
 def _next_run_dir(root: Path = Path("runs")) -> Path:
@@ -145,36 +144,17 @@ def _next_run_dir(root: Path = Path("runs")) -> Path:
     return root / f"run-{n:03d}"
 
 
-def _build(config: dict):
-    """Model, optimizer and schedule for a config."""
-    from numsnn import optim
-    from numsnn.nn import reference_model
+def _load_data(config: TrainConfig, split: str, progress: bool = True):
+    from numsnn.lab.datasets import load_mnist
 
-    model = reference_model(784, config["hidden"], 10, rng=config["seed"])
-    if config["optimizer"] == "adam":
-        optimizer = optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    else:
-        optimizer = optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"],
-                              weight_decay=config["weight_decay"])
-    scheduler = None
-    if config["schedule"] == "step":
-        scheduler = optim.StepLR(optimizer, step_size=max(config["epochs"] // 3, 1), gamma=0.3)
-    elif config["schedule"] == "cosine":
-        scheduler = optim.CosineAnnealingLR(optimizer, T_max=config["epochs"])
-    return model, optimizer, scheduler
-
-
-def _load_data(config: dict, split: str, progress: bool = True):
-    from numsnn.datasets import load_mnist
-
-    if config["dataset"] == "bundled":
+    if config.dataset == "bundled":
         return load_mnist(split, source="bundled")
-    return load_mnist(split, source="full", root=config.get("data_dir"), progress=progress)
+    return load_mnist(split, source="full", root=config.data_dir, progress=progress)
 
 
 def _train(args) -> int:
-    from numsnn.checkpoint import load_checkpoint, save_checkpoint
-    from numsnn.train import fit, write_history
+    from numsnn.lab.checkpoint import load_checkpoint, save_checkpoint
+    from numsnn.lab.train import build, fit, write_history
 
     start_epoch, history = 0, []
     if args.resume:
@@ -184,21 +164,21 @@ def _train(args) -> int:
         if not isinstance(ckpt.epoch, int) or not isinstance(history, list):
             raise ValueError(f"cannot resume from {args.resume}: it records no epoch and metrics history "
                              "(it was not written by numsnn train)")
-        if args.epochs is not None and args.epochs != config["epochs"]:
-            if config["schedule"] != "none":
-                raise ValueError(f"cannot change --epochs of a run with a {config['schedule']} schedule: "
+        if args.epochs is not None and args.epochs != config.epochs:
+            if config.schedule != "none":
+                raise ValueError(f"cannot change --epochs of a run with a {config.schedule} schedule: "
                                  "the schedule was planned for its epochs; start a new run instead")
-            config["epochs"] = args.epochs
-        model, optimizer, scheduler = _build(config)
+            config = dataclasses.replace(config, epochs=args.epochs)
+        model, optimizer, scheduler = build(config)
         ckpt.restore(model, optimizer, scheduler)
         start_epoch = ckpt.epoch
         out = Path(args.out) if args.out else Path(args.resume).parent
-        if start_epoch >= config["epochs"]:
+        if start_epoch >= config.epochs:
             print(f"nothing to do: {args.resume} already has {_plural(start_epoch, 'epoch')} (raise --epochs)")
             return 0
     else:
         config = _config_from_args(args)
-        model, optimizer, scheduler = _build(config)
+        model, optimizer, scheduler = build(config)
         out = Path(args.out) if args.out else _next_run_dir()
         if (out / "checkpoint.npz").exists():
             raise ValueError(f"{out} already holds a run (checkpoint.npz); choose another --out, "
@@ -208,21 +188,21 @@ def _train(args) -> int:
     test_data = _load_data(config, "test", args.progress)
     out.mkdir(parents=True, exist_ok=True)  # after loading, so a data error leaves no empty run folder
     print(f"numsnn {__version__}: training {model_summary(model)} on {len(train_data[1]):,} "
-          f"{config['dataset']} MNIST images, T = {config['T']}, {config['encoder']} encoding, "
-          f"{_plural(config['epochs'], 'epoch')}; writing to {out}")
+          f"{config.dataset} MNIST images, T = {config.T}, {config.encoder} encoding, "
+          f"{_plural(config.epochs, 'epoch')}; writing to {out}")
 
     saved = []  # epochs this run has checkpointed
 
     def save(epoch: int, hist: list[dict]) -> None:
-        save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, config=config,
+        save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, config=config.as_dict(),
                         metrics={"history": hist}, epoch=epoch)
         saved.append(epoch)
         write_history(hist, out)
 
     try:
-        history = fit(model, optimizer, train_data, test_data, epochs=config["epochs"], T=config["T"],
-                      encoder=config["encoder"], loss=config["loss"], batch_size=config["batch_size"],
-                      scheduler=scheduler, seed=config["seed"], start_epoch=start_epoch, history=history,
+        history = fit(model, optimizer, train_data, test_data, epochs=config.epochs, T=config.T,
+                      encoder=config.encoder, loss=config.loss, batch_size=config.batch_size,
+                      scheduler=scheduler, seed=config.seed, start_epoch=start_epoch, history=history,
                       on_epoch_end=save, progress=args.progress)
     except KeyboardInterrupt:
         where = (f"the checkpoint of epoch {saved[-1]} is {out / 'checkpoint.npz'}" if saved else
@@ -237,11 +217,11 @@ def _train(args) -> int:
     last = history[-1]
     n_test = len(test_data[1])
     print(f"test accuracy: {last['test_accuracy']:.2%} ({round(last['test_accuracy'] * n_test):,}/{n_test:,} "
-          f"{config['dataset']} test images) after {_plural(last['epoch'], 'epoch')}")
+          f"{config.dataset} test images) after {_plural(last['epoch'], 'epoch')}")
     return 0
 
 
-def _write_figures(model, history, test_data, config, out: Path, index: int = 0) -> list[Path]:
+def _write_figures(model, history, test_data, config: TrainConfig, out: Path, index: int = 0) -> list[Path]:
     """Training curves (when there is a history) and the pictures of one test digit."""
     import matplotlib
 
@@ -259,18 +239,18 @@ def _write_figures(model, history, test_data, config, out: Path, index: int = 0)
     return paths
 
 
-def _sample_figures(model, test_data, config, out: Path, index: int) -> list[Path]:
+def _sample_figures(model, test_data, config: TrainConfig, out: Path, index: int) -> list[Path]:
     """Step-by-step PNG and GIF of test digit ``index``, and the BPTT view of both neuron layers."""
     import matplotlib.pyplot as plt
 
     from numsnn import plot
+    from numsnn.lab.train import LOSSES, encode
     from numsnn.nn import record
-    from numsnn.train import LOSSES, encode
 
     images, labels = test_data
     if not 0 <= index < len(labels):
-        raise ValueError(f"--index must be in [0, {len(labels)}) for the {config['dataset']} test set, got {index}")
-    x = encode(images[index:index + 1], config["T"], config["encoder"], np.random.default_rng([config["seed"], 0]))
+        raise ValueError(f"--index must be in [0, {len(labels)}) for the {config.dataset} test set, got {index}")
+    x = encode(images[index:index + 1], config.T, config.encoder, np.random.default_rng([config.seed, 0]))
     label = int(labels[index])
     stem = out / f"test{index}"
 
@@ -282,7 +262,7 @@ def _sample_figures(model, test_data, config, out: Path, index: int) -> list[Pat
     plt.close("all")
 
     with record(model) as traces:  # the per-step gradients of one backward pass
-        LOSSES[config["loss"]](model(x), labels[index:index + 1]).backward()
+        LOSSES[config.loss](model(x), labels[index:index + 1]).backward()
     model.zero_grad()
     for name, trace in traces.items():
         fig = plot.bptt_view(trace, sample=0)
@@ -291,27 +271,23 @@ def _sample_figures(model, test_data, config, out: Path, index: int) -> list[Pat
     return paths
 
 
-def _train_config(ckpt) -> dict:
-    """A copy of the settings stored by ``numsnn train`` in ``ckpt``; a ValueError naming the file if absent."""
-    config = ckpt.config if isinstance(ckpt.config, dict) else {}
-    missing = [key for key in DEFAULTS if key not in config]
-    if missing:
-        raise ValueError(f"checkpoint {ckpt.path} was not written by numsnn train: its config lacks "
-                         f"{', '.join(missing)}")
-    return dict(config)
+def _train_config(ckpt) -> TrainConfig:
+    """The settings stored by ``numsnn train`` in ``ckpt``, checked by the CLI's own rules."""
+    return TrainConfig.from_dict(ckpt.config, f"checkpoint {ckpt.path}")
 
 
 def _trained_model(args):
     """The model saved in ``args.checkpoint`` and its config, with --dataset/--data-dir applied."""
-    from numsnn.checkpoint import load_checkpoint
+    from numsnn.lab.checkpoint import load_checkpoint
+    from numsnn.lab.train import build
 
     ckpt = load_checkpoint(args.checkpoint)
     config = _train_config(ckpt)
     if args.dataset:
-        config["dataset"] = args.dataset
+        config = dataclasses.replace(config, dataset=args.dataset)
     if args.data_dir:
-        config["data_dir"] = args.data_dir
-    model, _, _ = _build(config)
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    model, _, _ = build(config)
     ckpt.restore(model)
     return model, config
 
@@ -326,14 +302,13 @@ def _show(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from numsnn.train import evaluate
+    from numsnn.lab.train import evaluate
 
     model, config = _trained_model(args)
     images, labels = _load_data(config, "test")
-    result = evaluate(model, images, labels, T=config["T"], encoder=config["encoder"], loss=config["loss"],
-                      seed=config["seed"])
+    result = evaluate(model, images, labels, T=config.T, encoder=config.encoder, loss=config.loss, seed=config.seed)
     print(f"{args.checkpoint}: test accuracy {result['accuracy']:.2%} "
-          f"({round(result['accuracy'] * len(labels)):,}/{len(labels):,} {config['dataset']} test images), "
+          f"({round(result['accuracy'] * len(labels)):,}/{len(labels):,} {config.dataset} test images), "
           f"loss {result['loss']:.4f}")
     return 0
 
@@ -349,7 +324,3 @@ def model_summary(model) -> str:
         name = type(layer).__name__
         parts.append(f"{name}({layer.in_features}, {layer.out_features})" if hasattr(layer, "in_features") else name)
     return " -> ".join(parts)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -115,8 +115,11 @@ def test_validation(encode):
         encode(np.array([[0.5, np.nan]]), 5)
     with pytest.raises(ValueError, match="scalar"):
         encode(np.float64(0.5), 5)
-    for T in (0, -1, 2.5, True, "3"):
-        with pytest.raises(ValueError, match="positive int"):
+    for T in (0, -1):
+        with pytest.raises(ValueError, match="T .* must be a positive integer"):
+            encode(np.zeros((2, 3)), T)
+    for T in (2.5, True, "3"):
+        with pytest.raises(TypeError, match="T .* must be an integer"):
             encode(np.zeros((2, 3)), T)
     assert encode(np.zeros((2, 3)), np.int64(3)).shape == (2, 3, 3)
 

@@ -13,7 +13,7 @@ from numsnn.surrogate import ATan, Sigmoid, Triangle
 
 
 def recurrences(x, gy, threshold, rest, beta, reset, detach_reset, fprime):
-    """The equations of numsnn.bptt's docstring for one neuron, written out with Python floats."""
+    """The equations of numsnn.nn.bptt's docstring for one neuron, written out with Python floats."""
     u, s, v, prev = [], [], [], 0.0
     for xt in x:
         ut = beta * prev + xt
@@ -81,7 +81,7 @@ def test_gu_equals_autodiff_through_the_unrolled_neuron(surrogate):
     x, gy = rng.uniform(0, 0.7, 8), rng.normal(size=8)
     e = explain(x, gy, beta=0.9, surrogate=surrogate)
     xt = ns.Tensor(x[None, :, None], requires_grad=True)
-    ns.bptt.lif_unrolled(xt, beta=0.9, surrogate=surrogate).backward(gy[None, :, None])
+    ns.nn.bptt.lif_unrolled(xt, beta=0.9, surrogate=surrogate).backward(gy[None, :, None])
     np.testing.assert_allclose(e.gu, xt.grad[0, :, 0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(e.surrogate_grad, surrogate.derivative(e.u - 1.0))
 

@@ -55,7 +55,7 @@ class NaNGradient(ns.Function):
 
 
 def model_fn(x, W):
-    return (ns.ops.linear(x, W).tanh() * x.sum(axis=-1, keepdims=True)).sigmoid()
+    return (ns.autograd.ops.linear(x, W).tanh() * x.sum(axis=-1, keepdims=True)).sigmoid()
 
 
 # --- passing ------------------------------------------------------------------------------

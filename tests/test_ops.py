@@ -1,4 +1,4 @@
-"""Every op in numsnn.ops: forward against numpy, backward against finite differences (float64)."""
+"""Every op in numsnn.autograd.ops: forward against numpy, backward against finite differences (float64)."""
 
 import re
 import warnings
@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import numsnn as ns
-from numsnn import ops
-from numsnn.ops import sum_to
+from numsnn.autograd import ops
+from numsnn.autograd.ops import sum_to
 
 TOL = 1e-6
 

@@ -1,4 +1,4 @@
-"""Surrogate gradients: f' is the derivative of f, is finite everywhere, peaks at 0, is symmetric, has area 1."""
+"""Surrogate gradients: f' is the derivative of f, is finite everywhere, peaks at 0, is symmetric, has its area."""
 
 import warnings
 
@@ -18,6 +18,11 @@ SURROGATES = [
 F32 = np.finfo(np.float32)
 EXTREMES = np.array([F32.max, -F32.max, F32.tiny, -F32.tiny, F32.smallest_subnormal, 0.0, -0.0, 1e20, -1e20],
                     dtype=np.float32)
+
+
+def area(surrogate) -> float:
+    """The integral of f' over z: 1, except FastSigmoid at snnTorch's scale (peak 1), whose area is 2 / slope."""
+    return 2 / surrogate.slope if isinstance(surrogate, FastSigmoid) else 1.0
 
 
 def kinks(surrogate) -> list[float]:
@@ -46,7 +51,7 @@ def test_finite_for_every_float32(surrogate):
             values = [surrogate.forward(z), surrogate.smooth(z), surrogate.derivative(z)]
         for v in values:
             assert np.isfinite(v).all()
-        assert ((values[1] >= 0) & (values[1] <= 1)).all()
+        assert ((values[1] >= 0) & (values[1] <= area(surrogate))).all()
         assert (values[2] >= 0).all()
 
 
@@ -62,18 +67,26 @@ def test_derivative_peaks_at_zero(surrogate):
 def test_symmetry(surrogate):
     z = np.concatenate([np.linspace(0, 50, 5001), np.geomspace(50, 1e6, 200)])
     np.testing.assert_array_equal(surrogate.derivative(z), surrogate.derivative(-z))
-    np.testing.assert_allclose(surrogate.smooth(z) + surrogate.smooth(-z), 1.0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(surrogate.smooth(z) + surrogate.smooth(-z), area(surrogate), rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES, ids=repr)
-def test_derivative_integrates_to_one(surrogate):
+def test_derivative_integrates_to_its_area(surrogate):
     positive = np.geomspace(1e-9, 1e6, 200_000)  # fine near the peak, coarse in the tails
     z = np.concatenate([-positive[::-1], [0.0], positive])
-    area = np.trapezoid(surrogate.derivative(z), z)
+    integral = np.trapezoid(surrogate.derivative(z), z)
     # the heavy tails of FastSigmoid and ATan (~1/z^2) leave out at most ~1e-5 beyond 1e6
-    assert area == pytest.approx(1.0, abs=1e-4)
-    # and f rises from 0 to 1: f(b) - f(a) is the area between a and b
-    assert surrogate.smooth(np.array([-1e6, 1e6])).tolist() == pytest.approx([0.0, 1.0], abs=1e-4)
+    assert integral == pytest.approx(area(surrogate), abs=1e-4)
+    # and f rises from 0 to its area: f(b) - f(a) is the area between a and b
+    assert surrogate.smooth(np.array([-1e6, 1e6])).tolist() == pytest.approx([0.0, area(surrogate)], abs=1e-4)
+
+
+@pytest.mark.parametrize("slope", [1.0, 25.0, 100.0])
+def test_fast_sigmoid_has_snntorch_scale(slope):
+    """snnTorch's fast_sigmoid: grad = 1 / (slope |U| + 1)^2, peak 1 whatever the slope."""
+    z = np.array([0.0, 0.1, -0.1, 1.0])
+    np.testing.assert_allclose(FastSigmoid(slope).derivative(z), 1 / (slope * np.abs(z) + 1) ** 2, rtol=1e-15)
+    assert FastSigmoid(slope).derivative(np.float32(0)) == 1
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES + [Rectangle()], ids=repr)
@@ -100,10 +113,29 @@ def test_calling_a_surrogate_uses_an_overridden_forward():
 
 
 @pytest.mark.parametrize("cls", [Sigmoid, FastSigmoid, ATan, Triangle])
-@pytest.mark.parametrize("bad", [0, 0.0, -1.0, float("nan"), float("inf"), -float("inf"), True, "4", None])
+@pytest.mark.parametrize("bad", [0, 0.0, -1.0, float("nan"), float("inf"), -float("inf")])
 def test_bad_parameter_raises(cls, bad):
     with pytest.raises(ValueError, match="positive finite number"):
         cls(bad)
+
+
+@pytest.mark.parametrize("cls", [Sigmoid, FastSigmoid, ATan, Triangle])
+@pytest.mark.parametrize("bad", [True, "4", None])
+def test_parameter_of_the_wrong_type_raises(cls, bad):
+    with pytest.raises(TypeError, match="must be a real number"):
+        cls(bad)
+
+
+@pytest.mark.parametrize("make", [Sigmoid, FastSigmoid, ATan, lambda k: Triangle(1 / k)])
+def test_sharpness_that_overflows_float32_is_refused(make):
+    """Sigmoid(alpha=1e300) gave f'(0) = inf in float32, and NaN gradients; the sharpness is bounded."""
+    with pytest.raises(ValueError, match=r"must be (<= 1000000.0|at least 1e-06)"):
+        make(1e300)
+    sharpest = make(1e6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for z in (np.linspace(-2, 2, 4001, dtype=np.float32), EXTREMES):
+            assert np.isfinite(sharpest.derivative(z)).all() and np.isfinite(sharpest.smooth(z)).all()
 
 
 def test_parameters_are_stored_and_compared():

@@ -108,9 +108,9 @@ def test_requires_grad_needs_a_floating_tensor(data):
 def test_float64_stays_float64_through_ops_and_gradients(rng):
     x = ns.Tensor(rng.uniform(0.5, 1.5, (2, 3)), requires_grad=True)
     W = ns.Tensor(rng.standard_normal((4, 3)), requires_grad=True)
-    h = ns.ops.linear(x, W).sigmoid() * 0.5 + 1.5
-    h = ns.ops.log_softmax(h.exp().log() / 2.0 - 1)[:, 1:].tanh().relu()
-    h = ns.ops.concatenate([h, h.T.reshape(2, -1)], axis=1)
+    h = ns.autograd.ops.linear(x, W).sigmoid() * 0.5 + 1.5
+    h = ns.autograd.ops.log_softmax(h.exp().log() / 2.0 - 1)[:, 1:].tanh().relu()
+    h = ns.autograd.ops.concatenate([h, h.T.reshape(2, -1)], axis=1)
     loss = (h ** 2).mean() + h.max() + 1
     for t in (h, loss):
         assert t.dtype == np.float64
@@ -127,7 +127,7 @@ def test_float32_with_python_scalars_stays_float32():
 def test_float32_with_int_or_bool_arrays_stays_float32():
     x = ns.Tensor([1.0, 2.0, 3.0], requires_grad=True)
     mask = np.array([True, False, True])
-    for y in (x * np.array([1, 2, 3]), x * mask, np.arange(3) + x, ns.ops.where(mask, x, 0)):
+    for y in (x * np.array([1, 2, 3]), x * mask, np.arange(3) + x, ns.autograd.ops.where(mask, x, 0)):
         assert y.dtype == np.float32
     (x * mask).sum().backward()
     assert x.grad.dtype == np.float32

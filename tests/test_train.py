@@ -11,7 +11,7 @@ from numsnn import optim
 from numsnn.datasets import load_mnist
 from numsnn.metrics import accuracy
 from numsnn.nn import mse_rate_loss, reference_model
-from numsnn.tensor import no_grad
+from numsnn.autograd.tensor import no_grad
 from numsnn.train import ENCODERS, StepInfo, encode, evaluate, fit, train_epoch, write_history
 
 # The reference model Linear -> IF -> Linear -> IF records its neuron layers by Sequential index.

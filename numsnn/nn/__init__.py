@@ -1,11 +1,20 @@
-"""Layers, neurons, models and losses, named as in ``torch.nn``."""
-from numsnn.nn.module import Module, Parameter, Sequential
-from numsnn.nn.layers import Linear, TimeDistributed
+"""Layer 2, the spiking network: neurons and their hand-written BPTT, surrogates, layers and losses.
+
+Read in this order: ``surrogate.py``, ``bptt.py`` (the recurrences and the two loops),
+``neurons.py`` (``LIF``, ``IF``, ``record``, ``smooth_mode``), ``recording.py``,
+``module.py``, ``layers.py``, ``losses.py``, ``models.py``. Names follow ``torch.nn``.
+"""
+from numsnn.nn import surrogate
+from numsnn.nn.bptt import LIFParams
+from numsnn.nn.module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from numsnn.nn.layers import Dropout, Linear, TimeDistributed
 from numsnn.nn.neurons import IF, LIF, record, smooth_mode
+from numsnn.nn.recording import NeuronTrace
 from numsnn.nn.losses import ce_count_loss, mse_rate_loss
 from numsnn.nn.models import reference_model
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "Linear", "TimeDistributed", "IF", "LIF",
-    "record", "smooth_mode", "mse_rate_loss", "ce_count_loss", "reference_model",
+    "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys", "Linear", "TimeDistributed", "Dropout",
+    "IF", "LIF", "LIFParams", "NeuronTrace", "record", "smooth_mode", "mse_rate_loss", "ce_count_loss",
+    "reference_model", "surrogate",
 ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from numsnn import ops
+from numsnn import validate
+from numsnn.autograd import ops
+from numsnn.autograd.tensor import Tensor, as_tensor
 from numsnn.nn.module import Module, Parameter
-from numsnn.tensor import Tensor, as_tensor
 
-__all__ = ["Linear", "TimeDistributed"]
+__all__ = ["Linear", "TimeDistributed", "Dropout"]
 
 
 class Linear(Module):
@@ -16,6 +17,8 @@ class Linear(Module):
 
     Input ``[N, T, in_features]`` (or any ``[..., in_features]``) is flattened to
     ``[N*T, in_features]``, multiplied once, and viewed back as ``[N, T, out_features]``.
+    The input must have the weights' dtype (float32 by default): a float64 input raises
+    instead of computing silently in float64.
 
     Args:
         in_features, out_features: sizes of the last axis before and after.
@@ -30,14 +33,14 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False, *,
                  rng: np.random.Generator | int | None = None, dtype=np.float32):
-        for name, n in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"Linear {name} must be a positive integer, got {n!r}")
+        self.in_features = validate.integer("Linear in_features", in_features, low=1)
+        self.out_features = validate.integer("Linear out_features", out_features, low=1)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"Linear bias must be True or False, got {bias!r}")
         rng = np.random.default_rng(rng)  # a Generator passes through unchanged
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        bound = 1 / np.sqrt(in_features)
-        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        bound = 1 / np.sqrt(self.in_features)
+        self.weight = Parameter(rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(dtype))
+        self.bias = Parameter(rng.uniform(-bound, bound, self.out_features).astype(dtype)) if bias else None
 
     def forward(self, x) -> Tensor:
         x = as_tensor(x)
@@ -46,6 +49,7 @@ class Linear(Module):
                 f"Linear(in_features={self.in_features}) expects input of shape [..., {self.in_features}], "
                 f"got shape {x.shape}"
             )
+        validate.input_dtype(x, self.weight, "Linear")
         return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -70,3 +74,34 @@ class TimeDistributed(Module):
         N, T = x.shape[:2]
         y = self.layer(x.reshape(N * T, *x.shape[2:]))
         return y.reshape(N, T, *y.shape[1:])
+
+
+class Dropout(Module):
+    """Zero each feature with probability ``p`` while training, scaling the rest by ``1 / (1 - p)``.
+
+    On ``[N, T, ...]`` one mask is drawn per sample and feature and shared by all T steps,
+    so a dropped neuron stays silent for the whole sequence (a mask redrawn at every step
+    would only add noise to the firing rates). In ``eval()`` mode the input passes unchanged.
+
+    Args:
+        p: drop probability in [0, 1).
+        rng: ``numpy.random.Generator`` or seed for the masks (fresh entropy if None).
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None):
+        self.p = validate.real("Dropout p", p, low=0.0)
+        if self.p >= 1:
+            raise ValueError(f"Dropout p must be below 1 (p = 1 drops everything), got {self.p}")
+        self.rng = np.random.default_rng(rng)
+
+    def forward(self, x) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim < 3:
+            raise ValueError(f"Dropout expects input of shape [N, T, ...features], got shape {x.shape}")
+        if not self.training or self.p == 0:
+            return x
+        keep = self.rng.random((x.shape[0], 1, *x.shape[2:])) >= self.p  # [N, 1, ...]: the same at every t
+        return x * (keep / (1 - self.p)).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,4 +1,4 @@
-"""``Module``, ``Parameter`` and ``Sequential``, with PyTorch's names and conventions.
+"""``Module``, ``Parameter``, ``Sequential`` and ``ModuleList``, with PyTorch's names and conventions.
 
 A Module's parameters and sub-modules are its attributes, found in assignment order, so
 ``state_dict`` keys are dotted attribute paths: ``"0.weight"`` is ``model[0].weight``.
@@ -6,13 +6,14 @@ A Module's parameters and sub-modules are its attributes, found in assignment or
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
-from numsnn.tensor import Tensor
+from numsnn import validate
+from numsnn.autograd.tensor import Tensor
 
-__all__ = ["Parameter", "Module", "Sequential"]
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "IncompatibleKeys"]
 
 
 class Parameter(Tensor):
@@ -25,8 +26,19 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: the keys it did not find, and the keys it did not use."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
 class Module:
-    """Base class of layers and models. Subclasses set attributes in ``__init__`` and write ``forward``."""
+    """Base class of layers and models. Subclasses set attributes in ``__init__`` and write ``forward``.
+
+    ``training`` is True after construction and ``train()``, False after ``eval()``; layers
+    that act differently in evaluation (``Dropout``) read it.
+    """
 
     training: bool = True
 
@@ -35,6 +47,16 @@ class Module:
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def __setattr__(self, name: str, value) -> None:
+        # A list or dict of Modules would hide its parameters from parameters() and state_dict().
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+        if any(isinstance(item, (Module, Parameter)) for item in items):
+            kind = type(value).__name__
+            raise TypeError(f"{type(self).__name__}.{name}: a plain {kind} of Modules or Parameters is invisible to "
+                            f"parameters() and state_dict(), so it would never train; use ns.nn.ModuleList(...) "
+                            f"(or one attribute per Module)")
+        super().__setattr__(name, value)
 
     # --- the module tree ----------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -82,11 +104,15 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and every one below it; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode) takes True or False, got {mode!r}")
         for module in self.modules():
             module.training = mode
         return self
 
     def eval(self) -> Module:
+        """``train(False)``: layers such as ``Dropout`` pass their input through unchanged."""
         return self.train(False)
 
     def to(self, dtype) -> Module:
@@ -103,26 +129,22 @@ class Module:
         """A copy of every parameter's values, keyed by dotted name."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy values from ``state`` into the parameters; names, shapes and dtypes must match exactly."""
+    def load_state_dict(self, state, strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state`` into the parameters, all or nothing.
+
+        Shapes and dtypes must match exactly. With ``strict`` (the default) the keys must
+        match too; with ``strict=False`` keys absent from either side are skipped.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``, as in PyTorch.
+        """
         params = dict(self.named_parameters())
-        problems = []
-        missing = [k for k in params if k not in state]
-        unexpected = [k for k in state if k not in params]
-        if missing:
-            problems.append(f"missing keys {missing}")
-        if unexpected:
-            problems.append(f"unexpected keys {unexpected}")
+        missing, unexpected = validate.state_dict(
+            state, {name: p.data for name, p in params.items()}, f"load_state_dict into {type(self).__name__}",
+            strict=strict)
         for name in params.keys() & state.keys():
-            value, p = np.asarray(state[name]), params[name]
-            if value.shape != p.shape:
-                problems.append(f"{name}: expected shape {p.shape}, got {value.shape}")
-            elif value.dtype != p.dtype:
-                problems.append(f"{name}: expected dtype {p.dtype}, got {value.dtype} (convert with model.to(dtype))")
-        if problems:
-            raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
-        for name, p in params.items():
-            p.data[...] = state[name]
+            params[name].data[...] = state[name]
+        return IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -138,27 +160,54 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines + children) + "\n)"
 
 
-class Sequential(Module):
-    """Modules applied in order: ``Sequential(Linear(784, 800), IF(), Linear(800, 10), IF())``.
+class ModuleList(Module):
+    """A list of Modules whose parameters belong to the owner: ``self.layers = ModuleList([...])``.
 
-    ``model[i]`` is the i-th module; its parameters are named ``"i.weight"``.
+    Module ``i`` is named ``"i"``, so its weight is ``"layers.0.weight"`` in the owner's state_dict.
     """
 
-    def __init__(self, *modules: Module):
-        for i, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at position {i}")
-            setattr(self, str(i), module)
+    def __init__(self, modules: Iterable[Module] = ()):
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__} holds Modules, got {type(module).__name__} at position {len(self)}")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def like(self, modules: Iterable[Module]) -> ModuleList:
+        """A new ModuleList of ``modules`` (a Sequential's gives a Sequential)."""
+        return ModuleList(modules)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.named_children())
 
-    def __getitem__(self, index: int) -> Module:
-        modules = list(self.children())
-        return modules[index]
-
     def __iter__(self) -> Iterator[Module]:
         return self.children()
+
+    def __getitem__(self, index):
+        """Module ``index``, or for a slice a new container of the same type holding those modules."""
+        modules = list(self.children())
+        if isinstance(index, slice):
+            return self.like(modules[index])
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"{type(self).__name__} indices must be integers or slices, got {type(index).__name__}")
+        return modules[index]
+
+
+class Sequential(ModuleList):
+    """Modules applied in order: ``Sequential(Linear(784, 800), IF(), Linear(800, 10), IF())``.
+
+    ``model[i]`` is the i-th module; its parameters are named ``"i.weight"``. ``model[a:b]``
+    is a Sequential of the same module objects (sharing their parameters), renumbered from 0.
+    """
+
+    def __init__(self, *modules: Module):
+        super().__init__(modules)
+
+    def like(self, modules: Iterable[Module]) -> Sequential:
+        return Sequential(*modules)
 
     def forward(self, x):
         for module in self:

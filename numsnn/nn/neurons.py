@@ -1,14 +1,19 @@
-"""Spiking neuron layers. The dynamics and their BPTT live in ``numsnn.bptt``."""
+"""Spiking neuron layers, and the two ways to look inside them: ``record`` and ``smooth_mode``.
+
+The dynamics and their BPTT live in ``numsnn.nn.bptt``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Iterator
 
-from numsnn.bptt import LIFFunction, NeuronTrace, check_neuron_args
+from numsnn import validate
+from numsnn.autograd.tensor import Tensor, as_tensor
+from numsnn.nn.bptt import LIFFunction, LIFParams, initial_state
 from numsnn.nn.module import Module
-from numsnn.surrogate import Sigmoid, Surrogate
-from numsnn.tensor import Tensor
+from numsnn.nn.recording import NeuronTrace, RecordingLIFFunction
 
 __all__ = ["LIF", "IF", "record", "smooth_mode"]
 
@@ -17,47 +22,69 @@ class LIF(Module):
     """Leaky integrate-and-fire neurons: input current ``[N, T, ...]`` to spikes ``[N, T, ...]``.
 
     ``u_t = beta * v_{t-1} + x_t``, ``s_t = H(u_t - threshold)``, then reset (see
-    ``numsnn.bptt``). Every call starts from ``v = 0``: no state is kept between calls.
+    ``numsnn.nn.bptt``). Each call runs the whole sequence from ``v_{-1} = v0`` (zero by
+    default), so no state is carried between calls.
 
     Args:
         beta: leak factor in (0, 1]; 1 gives the IF neuron.
-        threshold: firing threshold.
-        rest: potential after a spike when ``reset="rest"``.
-        reset: "rest" (to ``rest``), "subtract" (the threshold) or "none".
-        detach_reset: treat the spike in the reset as a constant in backward.
-        surrogate: a ``numsnn.surrogate.Surrogate``; default ``Sigmoid(alpha=4.0)``.
-        smooth: fire ``f(u - threshold)`` (the surrogate's smooth step) instead of spikes,
-            so the surrogate gradient is the true gradient.
+        **params: the other fields of ``LIFParams``, by keyword: ``threshold=1.0``,
+            ``rest=0.0``, ``reset="rest"`` (or "subtract", "none"), ``detach_reset=False``,
+            ``surrogate=Sigmoid(alpha=4)``, ``smooth=False``.
+
+    Attributes:
+        params: the ``LIFParams``, also readable as ``layer.beta``, ``layer.threshold``, ...
+        traces: the traces being filled by active ``record`` blocks (normally empty).
     """
 
-    def __init__(self, beta: float, threshold: float = 1.0, rest: float = 0.0, reset: str = "rest",
-                 detach_reset: bool = False, surrogate: Surrogate | None = None, smooth: bool = False):
-        surrogate = Sigmoid(4.0) if surrogate is None else surrogate
-        check_neuron_args(beta, threshold, rest, reset, surrogate)
-        self.beta, self.threshold, self.rest, self.reset = beta, threshold, rest, reset
-        self.detach_reset, self.surrogate, self.smooth = detach_reset, surrogate, smooth
-        self.trace: NeuronTrace | None = None  # set by numsnn.nn.record
+    def __init__(self, beta: float, **params):
+        self.params = LIFParams(beta=beta, **params)
+        self.traces: list[NeuronTrace] = []
 
-    def forward(self, x) -> Tensor:
-        return LIFFunction(self.beta, self.threshold, self.rest, self.reset, self.detach_reset,
-                           self.surrogate, self.smooth, self.trace)(x)
+    def forward(self, x, v0=None) -> Tensor:
+        """Spikes ``[N, T, ...]`` for input ``x [N, T, ...]``, starting from ``v0 [N, ...]`` (zero if None)."""
+        return self._run(x, v0)[0]
+
+    def forward_with_state(self, x, v0=None) -> tuple[Tensor, Tensor]:
+        """``(spikes [N, T, ...], v [N, ...])``: as ``forward``, plus the membrane state after the last step.
+
+        For streaming and truncated BPTT, pass ``v`` as the next window's ``v0``. The gradient
+        flows into ``v0`` but not out of ``v``: it is returned detached, so the graph ends at the
+        window's edge, as truncated BPTT wants. For full BPTT, run the windows as one sequence.
+        """
+        s, fn = self._run(x, v0)
+        return s, Tensor(fn.v_last)
+
+    def _run(self, x, v0):
+        x = as_tensor(x)
+        validate.sequence(x, f"{type(self).__name__} (spiking neurons)")
+        fn = RecordingLIFFunction(self.params, self.traces) if self.traces else LIFFunction(self.params)
+        return fn(x, initial_state(x.data, v0)), fn
+
+    # The parameters, by name: read-only, as the kernel and the traces share one LIFParams.
+    beta = property(lambda self: self.params.beta)
+    threshold = property(lambda self: self.params.threshold)
+    rest = property(lambda self: self.params.rest)
+    reset = property(lambda self: self.params.reset)
+    detach_reset = property(lambda self: self.params.detach_reset)
+    surrogate = property(lambda self: self.params.surrogate)
+    smooth = property(lambda self: self.params.smooth)
 
     def extra_repr(self) -> str:
-        parts = [f"beta={self.beta}"] if type(self) is LIF else []
-        parts += [f"threshold={self.threshold}", f"rest={self.rest}", f"reset={self.reset!r}"]
-        if self.detach_reset:
+        p = self.params
+        parts = [f"beta={p.beta}"] if type(self) is LIF else []
+        parts += [f"threshold={p.threshold}", f"rest={p.rest}", f"reset={p.reset!r}"]
+        if p.detach_reset:
             parts.append("detach_reset=True")
-        if self.smooth:
+        if p.smooth:
             parts.append("smooth=True")
-        return ", ".join(parts + [f"surrogate={self.surrogate!r}"])
+        return ", ".join(parts + [f"surrogate={p.surrogate!r}"])
 
 
 class IF(LIF):
-    """Integrate-and-fire neurons: ``LIF`` with ``beta = 1`` (no leak). Arguments as in ``LIF``."""
+    """Integrate-and-fire neurons: ``LIF`` with ``beta = 1`` (no leak). Keyword arguments as in ``LIF``."""
 
-    def __init__(self, threshold: float = 1.0, rest: float = 0.0, reset: str = "rest", detach_reset: bool = False,
-                 surrogate: Surrogate | None = None, smooth: bool = False):
-        super().__init__(1.0, threshold, rest, reset, detach_reset, surrogate, smooth)
+    def __init__(self, **params):
+        super().__init__(1.0, **params)
 
 
 def _neurons(model: Module) -> list[tuple[str, LIF]]:
@@ -69,22 +96,25 @@ def record(model: Module) -> Iterator[dict[str, NeuronTrace]]:
     """Record every neuron layer of ``model`` during the forward (and backward) passes in the block.
 
     Yields a dict from module name to ``NeuronTrace``: ``x``, ``u``, ``s`` are filled by
-    forward, ``gs``, ``gu`` by backward. Results are unchanged; outside the block nothing
-    is recorded and nothing costs extra.
+    forward, ``gs``, ``gu`` by backward. Results are unchanged, and outside the block nothing
+    is recorded. Blocks nest: an inner ``record`` fills its own traces and the outer ones.
 
     >>> with record(model) as traces:            # doctest: +SKIP
     ...     model(x).sum().backward()
     >>> traces["1"].u.shape                       # doctest: +SKIP
     (N, T, 800)
     """
-    traces = {}
-    for name, neuron in _neurons(model):
-        neuron.trace = traces[name] = NeuronTrace(neuron.threshold, neuron.surrogate)
+    if not isinstance(model, Module):
+        raise TypeError(f"record expects a Module, got {type(model).__name__}")
+    neurons = _neurons(model)
+    traces = {name: NeuronTrace(neuron.params) for name, neuron in neurons}
+    for name, neuron in neurons:
+        neuron.traces.append(traces[name])
     try:
         yield traces
     finally:
-        for _, neuron in _neurons(model):
-            neuron.trace = None
+        for name, neuron in neurons:
+            neuron.traces.remove(traces[name])
 
 
 @contextlib.contextmanager
@@ -93,12 +123,12 @@ def smooth_mode(model: Module, on: bool = True) -> Iterator[Module]:
 
     Then the network is differentiable and its gradient can be checked by finite differences.
     """
-    neurons = _neurons(model)
-    before = [n.smooth for _, n in neurons]
-    for _, n in neurons:
-        n.smooth = on
+    neurons = [neuron for _, neuron in _neurons(model)]
+    before = [neuron.params for neuron in neurons]
+    for neuron in neurons:
+        neuron.params = dataclasses.replace(neuron.params, smooth=on)
     try:
         yield model
     finally:
-        for (_, n), was in zip(neurons, before, strict=True):
-            n.smooth = was
+        for neuron, params in zip(neurons, before, strict=True):
+            neuron.params = params

@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import importlib.resources
 import math
 import os
 import struct
-import urllib.request
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
-from tqdm import tqdm
 
-from numsnn.atomic import write_bytes
+from numsnn.lab.atomic import write_bytes
 
 __all__ = ["IDXError", "DownloadError", "read_idx", "write_idx", "load_mnist", "DataLoader",
            "to_float", "MIRRORS", "MNIST_SHA256"]
@@ -180,6 +177,10 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def _fetch(url: str, desc: str, progress: bool) -> bytes:
+    import urllib.request  # here, not at the top: it costs more import time than all of numsnn
+
+    from tqdm import tqdm
+
     chunks = []
     with urllib.request.urlopen(url, timeout=_TIMEOUT) as response, \
             tqdm(total=response.length, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
@@ -192,6 +193,8 @@ def _fetch(url: str, desc: str, progress: bool) -> bytes:
 
 def _download(name: str, folder: Path, mirrors: Sequence[str], sha256: str, progress: bool) -> Path:
     """Fetch ``name.gz`` from the first mirror whose file has the expected checksum; save it in ``folder``."""
+    import http.client
+
     failures = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{name}.gz"

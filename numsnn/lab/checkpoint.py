@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from numsnn.atomic import atomic_path
+from numsnn.lab.atomic import atomic_path
 from numsnn.nn.module import Module
-from numsnn.optim import LRScheduler, Optimizer
+from numsnn.lab.optim import LRScheduler, Optimizer
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
@@ -49,7 +49,7 @@ def save_checkpoint(path, model: Module, optimizer: Optimizer | None = None, sch
     """Save everything needed to resume training to ``path`` (one ``.npz`` file, no pickle).
 
     The file is written next to ``path`` under a temporary name and renamed over it only when
-    complete (``numsnn.atomic``), so an existing checkpoint survives any error (disk full,
+    complete (``numsnn.lab.atomic``), so an existing checkpoint survives any error (disk full,
     interrupt, bad config). Missing folders are created.
     ``config`` and ``metrics`` are stored as JSON: tuples come back as lists.
 

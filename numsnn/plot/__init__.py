@@ -2,7 +2,7 @@ r"""Pictures of spiking networks: one neuron charging and firing, rasters, a sam
 
 Every function draws the numbers it is given and nothing else: the data come from the
 arrays you pass or, for ``step_by_step``/``animate``/``bptt_view``, from ``numsnn.nn.record``
-(the gradients are those of the hand-written BPTT in ``numsnn.bptt``, never recomputed).
+(the gradients are those of the hand-written BPTT in ``numsnn.nn.bptt``, never recomputed).
 
 Conventions:
 
@@ -38,14 +38,16 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from numsnn.atomic import atomic_path
-from numsnn.bptt import LIFFunction, NeuronTrace
-from numsnn.diagnostics import finite_array, surrogate_gain
-from numsnn.metrics import predict
+from numsnn.autograd.tensor import Tensor, no_grad
+from numsnn.lab.atomic import atomic_path
+from numsnn.lab.diagnostics import surrogate_gain
+from numsnn.lab.metrics import predict
+from numsnn.nn.bptt import LIFParams, reset_potential
 from numsnn.nn.module import Module
 from numsnn.nn.neurons import record
-from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
-from numsnn.tensor import Tensor, no_grad
+from numsnn.nn.recording import NeuronTrace
+from numsnn.nn.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
+from numsnn.validate import finite_array
 
 __all__ = [
     "membrane", "MembraneArtists", "raster", "record_sample", "SampleRecord", "step_by_step", "animate",
@@ -189,7 +191,7 @@ def membrane(u, threshold: float = 1.0, spikes=None, x=None, neurons=None, sampl
 
     u_points, path = [], []
     if s is not None:
-        v = LIFFunction(1.0, threshold, rest, reset).reset_potential(u, s)  # the library's own reset rule
+        v = reset_potential(LIFParams(threshold=threshold, rest=rest, reset=reset), u, s)  # the library's own rule
     for k, color in enumerate(colors):
         # The trajectory visits u_t, drops to v_t at a spike, then integrates up to u_{t+1}.
         ys = u[:, k] if s is None else np.column_stack([u[:, k], v[:, k]]).ravel()
@@ -474,7 +476,7 @@ def save_gif(anim: FuncAnimation, path, fps: float | None = None) -> Path:
     """Save ``anim`` as a GIF with Pillow (matplotlib's PillowWriter) and return the path; ``fps``
     defaults to 1000 / interval.
 
-    Written to a temporary file in the same folder and moved into place (``numsnn.atomic``),
+    Written to a temporary file in the same folder and moved into place (``numsnn.lab.atomic``),
     so an existing file at ``path`` is only ever replaced by a complete GIF.
     """
     if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
@@ -489,7 +491,7 @@ def save_gif(anim: FuncAnimation, path, fps: float | None = None) -> Path:
 def save_figure(fig: Figure, path, dpi: int = 120) -> Path:
     """Save ``fig`` in the format named by the suffix of ``path`` (.png, .pdf, .svg, ...); returns the path.
 
-    Written to a temporary file in the same folder and moved into place (``numsnn.atomic``).
+    Written to a temporary file in the same folder and moved into place (``numsnn.lab.atomic``).
     """
     path = Path(path)
     formats = fig.canvas.get_supported_filetypes()

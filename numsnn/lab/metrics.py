@@ -1,10 +1,10 @@
-"""Predictions, accuracy and activity diagnostics computed from spikes ``[N, T, ...]``."""
+"""Predictions and accuracy from output spikes ``[N, T, C]``."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from numsnn.nn.losses import check_labels, check_output_spikes
+from numsnn import validate
 
 __all__ = ["predict", "accuracy"]
 
@@ -15,7 +15,7 @@ def predict(spikes) -> np.ndarray:
     Tie rule: when the largest spike count is shared by several classes (including when
     every output is silent), the prediction is -1, which never equals a label.
     """
-    counts = check_output_spikes(spikes).data.sum(axis=1)  # [N, C]
+    counts = validate.output_spikes(spikes).data.sum(axis=1)  # [N, C]
     best = counts.max(axis=1, keepdims=True)
     unique = (counts == best).sum(axis=1) == 1
     return np.where(unique, counts.argmax(axis=1), -1)
@@ -23,6 +23,6 @@ def predict(spikes) -> np.ndarray:
 
 def accuracy(spikes, labels) -> float:
     """Fraction of samples whose label is the unique most-spiking output (ties count as wrong)."""
-    spikes = check_output_spikes(spikes).data
-    labels = check_labels(labels, spikes.shape[0], spikes.shape[2])
+    spikes = validate.output_spikes(spikes).data
+    labels = validate.labels(labels, spikes.shape[0], spikes.shape[2])
     return float((predict(spikes) == labels).mean())

@@ -209,7 +209,7 @@ class Tensor:
             if not retain_graph:
                 fn.release()
 
-    # --- operators (implemented in numsnn.ops) ---------------------------------------------
+    # --- operators (implemented in numsnn.autograd.ops) ---------------------------------------------
     def __add__(self, other): return ops.add(self, other)
     def __radd__(self, other): return ops.add(other, self)
     def __sub__(self, other): return ops.sub(self, other)
@@ -405,4 +405,4 @@ def _unify_dtypes(inputs) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
-from numsnn import ops  # noqa: E402  (ops builds on Tensor and Function defined above)
+from numsnn.autograd import ops  # noqa: E402  (ops builds on Tensor and Function defined above)

@@ -11,6 +11,7 @@ so a run resumed from the checkpoint of epoch ``e - 1`` continues bit-identicall
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
@@ -19,18 +20,99 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
-from numsnn import encoding, metrics
-from numsnn.atomic import write_bytes
-from numsnn.datasets import DataLoader, to_float
-from numsnn.nn import Module, ce_count_loss, mse_rate_loss, record
-from numsnn.tensor import Tensor, no_grad
+from numsnn import validate
+from numsnn.autograd.tensor import Tensor, no_grad
+from numsnn.lab import encoding, metrics, optim
+from numsnn.lab.atomic import write_bytes
+from numsnn.lab.datasets import DataLoader, to_float
+from numsnn.nn import Module, ce_count_loss, mse_rate_loss, record, reference_model
 
-__all__ = ["ENCODERS", "LOSSES", "encode", "train_epoch", "evaluate", "fit", "write_history"]
+__all__ = ["DATASETS", "ENCODERS", "LOSSES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "build", "encode",
+           "train_epoch", "evaluate", "fit", "write_history"]
 
+DATASETS = ("bundled", "full")
 ENCODERS = ("direct", "poisson", "latency")
 LOSSES = {"mse": mse_rate_loss, "ce": ce_count_loss}
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "step", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of a training run, their defaults and their checks, in one place.
+
+    The CLI builds its options from these fields, and a checkpoint's stored config is
+    checked by the same rules when it is read back. The defaults train the reference
+    model on the bundled subset in under a minute on 2 cores.
+    """
+
+    dataset: str = "bundled"
+    data_dir: str | None = None
+    epochs: int = 10
+    T: int = 8
+    batch_size: int = 64
+    encoder: str = "direct"
+    loss: str = "mse"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    hidden: int = 800
+    seed: int = 0
+
+    CHOICES = {"dataset": DATASETS, "encoder": ENCODERS, "loss": tuple(LOSSES), "optimizer": OPTIMIZERS,
+               "schedule": SCHEDULES}
+    # Upper bounds keep a typo (-T 1000000) from asking for terabytes of memory.
+    LIMITS = {"epochs": (1, 100_000), "T": (1, 10_000), "batch_size": (1, 60_000), "hidden": (1, 100_000),
+              "seed": (0, 2**32 - 1)}
+
+    def __post_init__(self):
+        for name, choices in self.CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        for name, (low, high) in self.LIMITS.items():
+            validate.integer(name, getattr(self, name), low=low, high=high)
+        for name in ("lr", "momentum", "weight_decay"):
+            object.__setattr__(self, name, validate.real(name, getattr(self, name), low=0.0))
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise TypeError(f"data_dir must be a path string or None, got {self.data_dir!r}")
+
+    @classmethod
+    def from_dict(cls, values, source: str) -> TrainConfig:
+        """A config from a dict (a checkpoint's JSON), naming ``source`` if a key is missing, unknown or bad."""
+        if not isinstance(values, dict):
+            raise ValueError(f"{source}: the stored config should be a JSON object, got {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing, unknown = sorted(names - values.keys()), sorted(values.keys() - names)
+        if missing or unknown:
+            raise ValueError(f"{source}: the stored config " + "; ".join(
+                part for part in (missing and f"lacks {', '.join(missing)}",
+                                  unknown and f"has unknown keys {', '.join(unknown)}") if part))
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: the stored config is invalid: {exc}") from None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def build(config: TrainConfig):
+    """The model, optimizer and schedule (or None) that ``config`` describes."""
+    model = reference_model(784, config.hidden, 10, rng=config.seed)
+    if config.optimizer == "adam":
+        optimizer = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
+    scheduler = None
+    if config.schedule == "step":
+        scheduler = optim.StepLR(optimizer, step_size=max(config.epochs // 3, 1), gamma=0.3)
+    elif config.schedule == "cosine":
+        scheduler = optim.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return model, optimizer, scheduler
 
 
 def encode(images: np.ndarray, T: int, encoder: str, rng: np.random.Generator) -> Tensor:
@@ -63,10 +145,12 @@ class StepInfo:
 
 
 def train_epoch(model: Module, optimizer, images: np.ndarray, labels: np.ndarray, *, T: int,
-                encoder: str = "direct", loss: str = "mse", batch_size: int = 128, seed: int = 0,
-                epoch: int = 1, callback: Callable[[StepInfo], None] | None = None,
-                progress: bool = True) -> dict[str, float]:
+                encoder: str = TrainConfig.encoder, loss: str = TrainConfig.loss,
+                batch_size: int = TrainConfig.batch_size, seed: int = TrainConfig.seed, epoch: int = 1,
+                callback: Callable[[StepInfo], None] | None = None, progress: bool = True) -> dict[str, float]:
     """One pass over ``images``; returns mean ``train_loss``, ``train_accuracy`` and ``rate/<layer>``."""
+    from tqdm import tqdm  # here, so that importing numsnn does not load it
+
     loss_fn = _loss_fn(loss)
     rng = np.random.default_rng([seed, epoch])
     loader = DataLoader(images, labels, batch_size=batch_size, shuffle=True, rng=rng)
@@ -101,8 +185,8 @@ def train_epoch(model: Module, optimizer, images: np.ndarray, labels: np.ndarray
     return result
 
 
-def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, *, T: int, encoder: str = "direct",
-             loss: str = "mse", batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, *, T: int, encoder: str = TrainConfig.encoder,
+             loss: str = TrainConfig.loss, batch_size: int = 500, seed: int = TrainConfig.seed) -> dict[str, float]:
     """Mean loss and accuracy (ties count as wrong, see ``metrics.predict``) without recording a graph."""
     loss_fn = _loss_fn(loss)
     rng = np.random.default_rng([seed, 0])  # epochs count from 1, so this stream is its own
@@ -118,8 +202,8 @@ def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, *, T: int, e
 
 
 def fit(model: Module, optimizer, train_data: tuple[np.ndarray, np.ndarray], test_data: tuple[np.ndarray, np.ndarray],
-        *, epochs: int, T: int, encoder: str = "direct", loss: str = "mse", batch_size: int = 128,
-        scheduler=None, seed: int = 0, start_epoch: int = 0, history: list[dict] | None = None,
+        *, epochs: int, T: int, encoder: str = TrainConfig.encoder, loss: str = TrainConfig.loss,
+        batch_size: int = TrainConfig.batch_size, scheduler=None, seed: int = TrainConfig.seed, start_epoch: int = 0, history: list[dict] | None = None,
         callback: Callable[[StepInfo], None] | None = None,
         on_epoch_end: Callable[[int, list[dict]], None] | None = None, progress: bool = True,
         verbose: bool = True) -> list[dict]:
@@ -131,6 +215,8 @@ def fit(model: Module, optimizer, train_data: tuple[np.ndarray, np.ndarray], tes
     runs after each epoch (the CLI saves its checkpoint there). ``progress`` shows a bar per
     epoch on a terminal; ``verbose`` prints one line per epoch.
     """
+    from tqdm import tqdm
+
     history = [] if history is None else list(history)
     for epoch in range(start_epoch + 1, epochs + 1):
         start = time.perf_counter()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numsnn.tensor import Tensor, enable_grad, no_grad
+from numsnn.autograd.tensor import Tensor, enable_grad, no_grad
 
 __all__ = ["gradcheck", "projection_check", "GradcheckResult"]
 

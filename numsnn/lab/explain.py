@@ -1,9 +1,9 @@
 r"""The explain table: every number of one neuron's forward pass and BPTT, step by step.
 
 ``explain(x)`` drives ONE neuron with a short input sequence ``x [T]`` through the real
-``numsnn.bptt.LIFFunction``, runs its hand-written backward pass with the upstream
+kernel of ``numsnn.nn.bptt`` (recorded by ``ns.nn.record``), runs its hand-written backward pass with the upstream
 gradient ``gy_t = dL/ds_t`` (default all ones: ``L = sum_t s_t``), and tabulates what the
-recurrences of ``numsnn.bptt`` compute. Because the table comes from the library's own
+recurrences of ``numsnn.nn.bptt`` compute. Because the table comes from the library's own
 code, the tutorial numbers cannot drift from it.
 
 Four half-strength inputs into an IF neuron (threshold 1, reset to 0, Sigmoid(4) surrogate):
@@ -36,9 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numsnn.bptt import LIFFunction, NeuronTrace
-from numsnn.surrogate import Surrogate
-from numsnn.tensor import Tensor
+from numsnn.autograd.tensor import Tensor
+from numsnn.nn.bptt import LIFParams
+from numsnn.nn.neurons import LIF, record
+from numsnn.nn.surrogate import Surrogate
 
 __all__ = ["Explanation", "explain"]
 
@@ -62,7 +63,7 @@ class Explanation:
         gy: upstream gradient ``dL/ds_t`` given to backward.
         gs: total ``dL/ds_t`` (``gy_t`` plus the path through the reset).
         gu: ``dL/du_t``, which is also ``dL/dx_t``.
-        neuron: the ``LIFFunction`` that computed them (its parameters head the table).
+        params: the neuron's ``LIFParams`` (they head the table).
     """
 
     t: np.ndarray
@@ -74,7 +75,7 @@ class Explanation:
     gy: np.ndarray
     gs: np.ndarray
     gu: np.ndarray
-    neuron: LIFFunction
+    params: LIFParams
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """The columns by name: t, x, u, s, v, surrogate_grad, gy, gs, gu."""
@@ -82,7 +83,7 @@ class Explanation:
         return {name: getattr(self, name) for name in names}
 
     def __str__(self) -> str:
-        n = self.neuron
+        n = self.params
         lines = [
             f"LIF(beta={n.beta}, threshold={n.threshold}, rest={n.rest}, reset={n.reset!r}, "
             f"detach_reset={n.detach_reset}, surrogate={n.surrogate!r})",
@@ -121,13 +122,13 @@ def explain(x, gy=None, threshold: float = 1.0, rest: float = 0.0, beta: float =
     gy = np.ones_like(x) if gy is None else _column(gy, "gy")
     if gy.shape != x.shape:
         raise ValueError(f"explain expects gy with the shape of x {x.shape}, got {gy.shape}")
-    neuron = LIFFunction(beta, threshold, rest, reset, detach_reset, surrogate)
-    neuron.trace = trace = NeuronTrace(neuron.threshold, neuron.surrogate)
-    spikes = neuron(Tensor(x[None, :, None], requires_grad=True))  # one sample, one feature: [1, T, 1]
-    spikes.backward(gy[None, :, None])
-    u, s = trace.u[0, :, 0], trace.s[0, :, 0]
-    return Explanation(
-        t=np.arange(x.size), x=x, u=u, s=s, v=neuron.reset_potential(u, s),
-        surrogate_grad=neuron.surrogate.derivative(u - threshold),
-        gy=gy, gs=trace.gs[0, :, 0], gu=trace.gu[0, :, 0], neuron=neuron,
-    )
+    options = dict(threshold=threshold, rest=rest, reset=reset, detach_reset=detach_reset)
+    neuron = LIF(beta, **options) if surrogate is None else LIF(beta, surrogate=surrogate, **options)
+    with record(neuron) as traces:
+        spikes = neuron(Tensor(x[None, :, None], requires_grad=True))  # one sample, one feature: [1, T, 1]
+        spikes.backward(gy[None, :, None])
+    trace = traces[""]
+    u, s, v, gs, gu = (a[0, :, 0] for a in (trace.u, trace.s, trace.v, trace.gs, trace.gu))
+    return Explanation(t=np.arange(x.size), x=x, u=u, s=s, v=v,
+                       surrogate_grad=neuron.surrogate.derivative(u - neuron.threshold),
+                       gy=gy, gs=gs, gu=gu, params=neuron.params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numsnn.tensor import Function, Tensor
+from numsnn.autograd.tensor import Function, Tensor
 
 __all__ = [
     "sum_to", "np_sigmoid",

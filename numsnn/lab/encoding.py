@@ -15,26 +15,14 @@ import numbers
 
 import numpy as np
 
+from numsnn import validate
+
 __all__ = ["poisson", "direct", "latency"]
 
 
 def _check(images, T) -> np.ndarray:
-    images = np.asarray(images)
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"expected float images in [0, 1], got dtype {images.dtype}; "
-                        f"convert uint8 pixels with numsnn.datasets.to_float")
-    if images.ndim == 0:
-        raise ValueError("expected images [N, ...] with a batch axis, got a scalar")
-    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
-        raise ValueError(f"T (number of time steps) must be a positive int, got {T!r}")
-    if images.size:
-        nans = np.isnan(images).sum()
-        if nans:
-            raise ValueError(f"images contain {nans} NaN values; expected intensities in [0, 1]")
-        lo, hi = images.min(), images.max()
-        if lo < 0 or hi > 1:
-            raise ValueError(f"images must lie in [0, 1], got values in [{lo}, {hi}]")
-    return images
+    validate.integer("T (number of time steps)", T, low=1)
+    return validate.images(images)
 
 
 def poisson(images, T: int, rng: np.random.Generator | int | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ features); each feature position is one neuron. A layer trains badly when its ne
 are *silent* (never fire, so the next layer gets no input), *saturated* (fire at every
 step, so they carry no information), or when their membrane potentials sit far from the
 threshold, where the surrogate derivative ``f'(u_t - threshold)`` is about zero and the
-error ``dL/ds_t`` cannot reach ``u_t`` (see ``numsnn.bptt``: ``gu_t = ... + gs_t f'(u_t - threshold)``).
+error ``dL/ds_t`` cannot reach ``u_t`` (see ``numsnn.nn.bptt``: ``gu_t = ... + gs_t f'(u_t - threshold)``).
 
 >>> import numpy as np
 >>> s = np.zeros((2, 4, 3)); s[:, :, 0] = 1; s[0, 1, 1] = 1     # [N=2, T=4, 3 neurons]
@@ -19,42 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from numsnn.bptt import NeuronTrace
-from numsnn.surrogate import Surrogate
-from numsnn.tensor import Tensor
+from numsnn import validate
+from numsnn.autograd.tensor import Tensor
+from numsnn.nn.recording import NeuronTrace
+from numsnn.nn.surrogate import Surrogate
 
 __all__ = [
     "firing_rate", "silent_fraction", "saturated_fraction",
     "surrogate_gain", "surrogate_window_fraction", "layer_report",
 ]
-
-
-def finite_array(a, name: str) -> np.ndarray:
-    """``a`` (Tensor, ndarray or nested list) as a finite real ndarray, else an error naming ``name``."""
-    a = a.data if isinstance(a, Tensor) else np.asarray(a)
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError(f"{name} has {np.isnan(a).sum()} NaN and {np.isinf(a).sum()} inf values")
-    return a
-
-
-def _sequence(a, name: str) -> np.ndarray:
-    """``a`` as a finite real ndarray laid out ``[N, T, ...features]``, else a clear error."""
-    a = finite_array(a, name)
-    if a.ndim < 3:
-        raise ValueError(
-            f"{name} must be laid out [N, T, ...features] (batch, time, features), got shape {a.shape}; "
-            "for one sample [T, features] add the batch axis with a[None]"
-        )
-    return a
-
-
-def _spikes(spikes) -> np.ndarray:
-    spikes = _sequence(spikes, "spikes")
-    if spikes.size and (spikes.min() < 0 or spikes.max() > 1):
-        raise ValueError(f"spikes must lie in [0, 1] (0/1 spikes), got values from {spikes.min()} to {spikes.max()}")
-    return spikes
 
 
 def firing_rate(spikes, axis=None, keepdims: bool = False):
@@ -63,29 +36,22 @@ def firing_rate(spikes, axis=None, keepdims: bool = False):
     ``axis=None`` averages everything (a float64 scalar); ``axis=(0, 1)`` gives the rate
     of each neuron, ``[...features]``; ``axis=1`` the rate of each neuron on each sample.
     """
-    return _spikes(spikes).mean(axis=axis, keepdims=keepdims, dtype=np.float64)
+    return validate.spikes(spikes).mean(axis=axis, keepdims=keepdims, dtype=np.float64)
 
 
 def silent_fraction(spikes) -> float:
     """Fraction of neurons that never fire on any sample at any step of ``spikes [N, T, ...]``."""
-    fired = (_spikes(spikes) > 0).any(axis=(0, 1))
+    fired = (validate.spikes(spikes) > 0).any(axis=(0, 1))
     return float((~fired).mean()) if fired.size else 0.0
 
 
 def saturated_fraction(spikes) -> float:
     """Fraction of neurons that fire on every sample at every step of ``spikes [N, T, ...]``."""
-    spikes = _spikes(spikes)
+    spikes = validate.spikes(spikes)
     if spikes.shape[0] * spikes.shape[1] == 0:  # all() of nothing is True: no steps, no saturation
         return 0.0
     always = (spikes >= 1).all(axis=(0, 1))
     return float(always.mean()) if always.size else 0.0
-
-
-def _check_surrogate(threshold, surrogate) -> None:
-    if not isinstance(surrogate, Surrogate):
-        raise TypeError(f"surrogate must be a numsnn.surrogate.Surrogate, got {type(surrogate).__name__}")
-    if not (isinstance(threshold, (int, float, np.integer, np.floating)) and np.isfinite(threshold)):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
 
 
 def surrogate_gain(u, threshold: float, surrogate: Surrogate) -> np.ndarray:
@@ -94,7 +60,9 @@ def surrogate_gain(u, threshold: float, surrogate: Surrogate) -> np.ndarray:
     1 at the threshold, near 0 far from it: the share of ``gs_t = dL/ds_t`` that the
     surrogate passes on to ``gu_t = dL/du_t`` (relative to its best case, at the threshold).
     """
-    _check_surrogate(threshold, surrogate)
+    if not isinstance(surrogate, Surrogate):
+        raise TypeError(f"surrogate must be a numsnn.surrogate.Surrogate, got {type(surrogate).__name__}")
+    threshold = validate.real("threshold", threshold)
     u = u.data if isinstance(u, Tensor) else np.asarray(u)
     if u.dtype.kind != "f":
         raise TypeError(f"membrane potentials u must be floating, got dtype {u.dtype}")
@@ -108,9 +76,8 @@ def surrogate_window_fraction(u, threshold: float, surrogate: Surrogate, level: 
     Those are the steps where the error can pass from ``s_t`` to ``u_t``; if this is near 0
     the layer barely learns, whatever its firing rate.
     """
-    if not (isinstance(level, (int, float, np.floating)) and 0 < level <= 1):
-        raise ValueError(f"level must be in (0, 1], a fraction of the surrogate's peak, got {level!r}")
-    u = _sequence(u, "membrane potentials u")
+    level = validate.positive("level (a fraction of the surrogate's peak)", level, high=1.0)
+    u = validate.sequence(u, "membrane potentials u")
     return float((surrogate_gain(u, threshold, surrogate) >= level).mean()) if u.size else 0.0
 
 

@@ -11,7 +11,7 @@ An optimizer holds a list of parameters ``p`` and, after ``loss.backward()`` has
 A schedule sets ``optimizer.lr`` from the epoch number; call ``scheduler.step()`` once per epoch.
 
 Everything an optimizer or schedule remembers is in ``state_dict()``: a flat dict of numpy
-arrays and Python scalars that ``np.savez`` can store without pickling (``numsnn.checkpoint``
+arrays and Python scalars that ``np.savez`` can store without pickling (``numsnn.lab.checkpoint``
 does). ``load_state_dict`` restores it exactly, so training resumed from a checkpoint is
 bit-identical to training that never stopped.
 """
@@ -23,56 +23,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from numsnn.tensor import Tensor
+from numsnn import validate
+from numsnn.autograd.tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR"]
 
 
-def _number(name: str, value) -> float:
-    """``value`` as a Python float (so float32 arrays stay float32 under numpy's promotion rules)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _integer(name: str, value, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _load_value(key: str, value, like):
-    """Read a state_dict entry (a Python scalar, or the 0-d/1-d array np.load gives back) as the type of ``like``."""
+def _python(value, like):
+    """A checked state_dict entry (a Python scalar or the 0-d/1-d array np.load gives back) as ``like``'s type."""
     array = np.asarray(value)
-    if isinstance(like, tuple):
-        shape, kinds, what = (len(like),), "fiu", f"{len(like)} numbers"
-    elif isinstance(like, bool):
-        shape, kinds, what = (), "b", "a bool"
-    elif isinstance(like, int):
-        shape, kinds, what = (), "iu", "an integer"
-    else:
-        shape, kinds, what = (), "fiu", "a number"
-    if array.shape != shape or array.dtype.kind not in kinds:
-        raise ValueError(f"{key}: expected {what}, got {array.dtype} array of shape {array.shape}")
-    if isinstance(like, tuple):
-        return tuple(float(a) for a in array)
-    return type(like)(array.item())
-
-
-def _key_problems(state: Mapping, expected: set[str]) -> list[str]:
-    problems = []
-    missing = sorted(expected - state.keys())
-    unexpected = sorted(state.keys() - expected)
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    return problems
+    return tuple(float(a) for a in array) if isinstance(like, tuple) else type(like)(array.item())
 
 
 class Optimizer:
@@ -126,10 +86,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        value = _number("lr", value)
-        if value < 0:
-            raise ValueError(f"lr must be >= 0, got {value}")
-        self._lr = value
+        self._lr = validate.real("lr", value, low=0.0)
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
@@ -182,41 +139,35 @@ class Optimizer:
     def load_state_dict(self, state: Mapping) -> None:
         """Restore hyperparameters and per-parameter state from ``state_dict()`` (or its np.load'ed copy).
 
-        Names, shapes and dtypes must match this optimizer's parameters exactly; nothing changes
-        unless everything matches.
+        Names, shapes and dtypes must match this optimizer's parameters exactly (a parameter
+        that was never updated has no state); nothing changes unless everything matches.
         """
-        per_param_names = self._state_arrays + self._state_counters
-        per_param_keys = {f"state.{i}.{name}": (i, name) for i in range(len(self.params)) for name in per_param_names}
-        problems = _key_problems(state, set(self.defaults) | (per_param_keys.keys() & state.keys()))
-        hyper, per_param = {}, [{} for _ in self.params]
-        for key in self.defaults.keys() & state.keys():
-            try:
-                hyper[key] = _load_value(key, state[key], getattr(self, key))
-            except ValueError as exc:
-                problems.append(str(exc))
-        for key in per_param_keys.keys() & state.keys():
-            i, name = per_param_keys[key]
-            p, value = self.params[i], np.asarray(state[key])
-            if name in self._state_arrays:
-                if value.shape != p.shape or value.dtype != p.dtype:
-                    problems.append(f"{key}: expected shape {p.shape} and dtype {p.dtype} (like parameter {i}), "
-                                    f"got shape {value.shape} and dtype {value.dtype}")
-                per_param[i][name] = np.array(value, copy=True)
-            else:
-                try:
-                    per_param[i][name] = _integer(key, _load_value(key, value, 0), 0)
-                except ValueError as exc:
-                    problems.append(str(exc))
-        for i, entries in enumerate(per_param):
-            if entries and entries.keys() != set(per_param_names):
-                problems.append(f"state.{i}: has {sorted(entries)} but needs all of {sorted(per_param_names)}")
+        who = f"{type(self).__name__}.load_state_dict"
+        names = self._state_arrays + self._state_counters
+        expected = {key: getattr(self, key) for key in self.defaults}
+        for i, p in enumerate(self.params):
+            expected |= {f"state.{i}.{name}": p.data if name in self._state_arrays else 0 for name in names}
+        missing, unexpected = validate.state_dict(state, expected, who, strict=False)
+        missing = [key for key in missing if key in self.defaults]  # per-parameter state may be absent
+        problems = [f"{what} keys {keys}" for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+        per_param = []
+        for i in range(len(self.params)):
+            entries = {name: state[f"state.{i}.{name}"] for name in names if f"state.{i}.{name}" in state}
+            if entries and entries.keys() != set(names):
+                problems.append(f"state.{i}: has {sorted(entries)} but needs all of {sorted(names)}")
+            per_param.append({name: np.array(value, copy=True) if name in self._state_arrays else int(value)
+                              for name, value in entries.items()})
         if not problems:
             try:
-                hyper = self._checked(hyper)
+                hyper = self._checked({key: _python(state[key], getattr(self, key)) for key in self.defaults})
+                for i, entries in enumerate(per_param):
+                    for name in self._state_counters:
+                        if name in entries:
+                            validate.integer(f"state.{i}.{name}", entries[name], low=0)
             except (TypeError, ValueError) as exc:
                 problems.append(str(exc))
         if problems:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+            raise ValueError(f"{who}: " + "; ".join(problems))
         for key, value in hyper.items():
             setattr(self, key, value)
         self.state = per_param
@@ -246,14 +197,9 @@ class SGD(Optimizer):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        lr, momentum, weight_decay = (_number(k, hyper[k]) for k in ("lr", "momentum", "weight_decay"))
+        lr, momentum, weight_decay = (validate.real(f"SGD {k}", hyper[k], low=0.0)
+                                      for k in ("lr", "momentum", "weight_decay"))
         nesterov = hyper["nesterov"]
-        if lr < 0:
-            raise ValueError(f"SGD lr must be >= 0, got {lr}")
-        if momentum < 0:
-            raise ValueError(f"SGD momentum must be >= 0, got {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"SGD weight_decay must be >= 0, got {weight_decay}")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"SGD nesterov must be a bool, got {nesterov!r}")
         if nesterov and momentum == 0:
@@ -298,19 +244,14 @@ class Adam(Optimizer):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        lr, eps, weight_decay = (_number(k, hyper[k]) for k in ("lr", "eps", "weight_decay"))
+        lr, weight_decay = (validate.real(f"Adam {k}", hyper[k], low=0.0) for k in ("lr", "weight_decay"))
+        eps = validate.positive("Adam eps", hyper["eps"])
         betas = hyper["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"Adam betas must be a pair (beta1, beta2), got {betas!r}")
-        betas = (_number("betas[0]", betas[0]), _number("betas[1]", betas[1]))
-        if lr < 0:
-            raise ValueError(f"Adam lr must be >= 0, got {lr}")
+        betas = tuple(validate.real(f"Adam betas[{i}]", beta) for i, beta in enumerate(betas))
         if not all(0 <= beta < 1 for beta in betas):
             raise ValueError(f"Adam betas must both be in [0, 1), got {betas}")
-        if eps <= 0:
-            raise ValueError(f"Adam eps must be > 0, got {eps}")
-        if weight_decay < 0:
-            raise ValueError(f"Adam weight_decay must be >= 0, got {weight_decay}")
         return {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
 
     def _update(self, p: np.ndarray, gp: np.ndarray, state: dict) -> None:
@@ -376,24 +317,16 @@ class LRScheduler:
 
     def load_state_dict(self, state: Mapping) -> None:
         """Restore from ``state_dict()`` and set ``optimizer.lr`` to the restored epoch's learning rate."""
+        who = f"{type(self).__name__}.load_state_dict"
         keys = ("base_lr", "last_epoch") + self._hyperparameters
-        problems = _key_problems(state, set(keys))
-        values = {}
-        for key in state.keys() & set(keys):
-            try:
-                values[key] = _load_value(key, state[key], getattr(self, key))
-            except ValueError as exc:
-                problems.append(str(exc))
-        if not problems:
-            try:
-                if not 0 <= values["base_lr"] < math.inf:
-                    raise ValueError(f"base_lr must be finite and >= 0, got {values['base_lr']}")
-                _integer("last_epoch", values["last_epoch"], 0)
-                self._checked({key: values[key] for key in self._hyperparameters})
-            except (TypeError, ValueError) as exc:
-                problems.append(str(exc))
-        if problems:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+        validate.state_dict(state, {key: getattr(self, key) for key in keys}, who)
+        values = {key: _python(state[key], getattr(self, key)) for key in keys}
+        try:
+            validate.real("base_lr", values["base_lr"], low=0.0)
+            validate.integer("last_epoch", values["last_epoch"], low=0)
+            self._checked({key: values[key] for key in self._hyperparameters})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{who}: {exc}") from None
         for key, value in values.items():
             setattr(self, key, value)
         self.optimizer.lr = self.lr_at(self.last_epoch)
@@ -418,10 +351,8 @@ class StepLR(LRScheduler):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        gamma = _number("StepLR gamma", hyper["gamma"])
-        if gamma <= 0:
-            raise ValueError(f"StepLR gamma must be > 0, got {gamma}")
-        return {"step_size": _integer("StepLR step_size", hyper["step_size"], 1), "gamma": gamma}
+        return {"step_size": validate.integer("StepLR step_size", hyper["step_size"], low=1),
+                "gamma": validate.positive("StepLR gamma", hyper["gamma"])}
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -444,10 +375,8 @@ class CosineAnnealingLR(LRScheduler):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        eta_min = _number("CosineAnnealingLR eta_min", hyper["eta_min"])
-        if eta_min < 0:
-            raise ValueError(f"CosineAnnealingLR eta_min must be >= 0, got {eta_min}")
-        return {"T_max": _integer("CosineAnnealingLR T_max", hyper["T_max"], 1), "eta_min": eta_min}
+        return {"T_max": validate.integer("CosineAnnealingLR T_max", hyper["T_max"], low=1),
+                "eta_min": validate.real("CosineAnnealingLR eta_min", hyper["eta_min"], low=0.0)}
 
     def lr_at(self, epoch: int) -> float:
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2

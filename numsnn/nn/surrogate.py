@@ -6,30 +6,25 @@ surrogate keeps ``H`` in the forward pass and uses the derivative of a smooth st
 ``f(z)`` in the backward pass. Each surrogate here provides three functions of ``z``:
 
 - ``forward(z)``: the Heaviside step ``H(z)``;
-- ``smooth(z)``: the smooth step ``f(z)``, rising from 0 to 1 around ``z = 0``;
+- ``smooth(z)``: the smooth step ``f(z)``, rising around ``z = 0``;
 - ``derivative(z)``: ``f'(z)``, the surrogate derivative used by BPTT.
 
-Every ``f'`` integrates to 1 over z (like the Dirac delta ``H'``), peaks at ``z = 0``
-and is finite for every float32 input. Subclass ``Surrogate`` and write ``smooth`` and
-``derivative`` to make your own.
+Every ``f'`` peaks at ``z = 0`` and is finite for every float32 input. ``Sigmoid``, ``ATan``
+and ``Triangle`` integrate to 1 over z, like the Dirac delta ``H'``; ``FastSigmoid`` keeps
+the SuperSpike/snnTorch scale, a peak of 1, so its area is ``2 / slope``. Each parameter is
+bounded so that ``f'(0)`` stays finite in float32. Subclass ``Surrogate`` and write
+``smooth`` and ``derivative`` to make your own.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from numsnn.ops import np_sigmoid
+from numsnn import validate
 
 __all__ = ["Surrogate", "Sigmoid", "FastSigmoid", "ATan", "Triangle"]
 
-
-def _positive(name: str, value: float) -> float:
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    if not (number and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+MAX_SHARPNESS = 1e6  # alpha, slope and 1/width beyond this make f'(0) overflow-prone and useless
 
 
 class Surrogate:
@@ -55,49 +50,61 @@ class Surrogate:
     def __eq__(self, other) -> bool:
         return type(self) is type(other) and vars(self) == vars(other)
 
-    __hash__ = None
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(vars(self).items())))
 
 
 class Sigmoid(Surrogate):
     """f(z) = sig(alpha z);  f'(z) = alpha s (1 - s) with s = sig(alpha z). numsnn's default, alpha = 4.
 
-    ``f'`` is computed as ``alpha e / (1 + e)^2`` with ``e = exp(-alpha |z|)``, the same value:
-    ``1 - s`` would cancel to 0 for large z and make ``f'(z) != f'(-z)``.
+    Both are computed from ``e = exp(-alpha |z|)`` in (0, 1], which never overflows:
+    ``f = 1 / (1 + e)`` for z >= 0 and ``e / (1 + e)`` below, ``f' = alpha e / (1 + e)^2``
+    (the same value as ``alpha s (1 - s)``, whose ``1 - s`` would cancel to 0 for large z).
+    Where ``f'`` is below the smallest normal float it is returned as an exact 0: those
+    values carry no usable gradient, and subnormal arithmetic is many times slower on CPUs.
     """
 
     def __init__(self, alpha: float = 4.0):
-        self.alpha = _positive("Sigmoid alpha", alpha)
+        self.alpha = validate.positive("Sigmoid alpha", alpha, high=MAX_SHARPNESS)
 
     def smooth(self, z):
-        with np.errstate(over="ignore"):  # alpha z may round to +-inf; sig(+-inf) is exact
-            return np_sigmoid(self.alpha * z)
+        with np.errstate(over="ignore", under="ignore"):  # alpha |z| may round to inf; exp(-inf) = 0 is exact
+            e = np.exp(-self.alpha * np.abs(z))
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
     def derivative(self, z):
-        with np.errstate(over="ignore"):  # alpha |z| may round to inf; exp(-inf) = 0 is exact
-            e = np.exp(-self.alpha * np.abs(z))  # in [0, 1], so nothing below overflows
+        with np.errstate(over="ignore"):
+            a = self.alpha * np.abs(z)
+        # f' < alpha e < tiny exactly where a > log(alpha / tiny): skip the exp there.
+        live = a < np.log(self.alpha) - np.log(np.finfo(a.dtype).tiny)
+        e = np.exp(-a, out=np.zeros_like(a), where=live)
         return self.alpha * e / (1 + e) ** 2
 
 
 class FastSigmoid(Surrogate):
-    """f(z) = (1 + k z / (1 + k |z|)) / 2;  f'(z) = k / (2 (1 + k |z|)^2). No exp: cheap (Zenke & Ganguli)."""
+    """f'(z) = 1 / (1 + k |z|)^2, peak 1 at z = 0: SuperSpike's surrogate, at snnTorch's scale (k = slope).
+
+    Its smooth step is ``f(z) = 1/k + z / (1 + k |z|)``, which rises from 0 to ``2/k``:
+    the area under this ``f'`` is ``2/k``, not 1. No exp, so it is cheap (Zenke & Ganguli 2018).
+    """
 
     def __init__(self, slope: float = 25.0):
-        self.slope = _positive("FastSigmoid slope", slope)
+        self.slope = validate.positive("FastSigmoid slope", slope, high=MAX_SHARPNESS)
 
     def smooth(self, z):
-        with np.errstate(over="ignore"):  # k|z| may round to inf; both forms stay finite
-            return 0.5 + 0.5 * np.sign(z) * (1 - 1 / (1 + self.slope * np.abs(z)))
+        with np.errstate(divide="ignore", over="ignore"):  # z / (1 + k|z|), written so k|z| cannot overflow
+            return 1 / self.slope + np.sign(z) / (1 / np.abs(z) + self.slope)
 
     def derivative(self, z):
-        with np.errstate(over="ignore"):
-            return 0.5 * self.slope / (1 + self.slope * np.abs(z)) ** 2
+        with np.errstate(over="ignore"):  # 1 / inf^2 = 0 is exact
+            return 1 / (1 + self.slope * np.abs(z)) ** 2
 
 
 class ATan(Surrogate):
     """f(z) = 1/2 + atan(pi alpha z / 2) / pi;  f'(z) = (alpha / 2) / (1 + (pi alpha z / 2)^2)."""
 
     def __init__(self, alpha: float = 2.0):
-        self.alpha = _positive("ATan alpha", alpha)
+        self.alpha = validate.positive("ATan alpha", alpha, high=MAX_SHARPNESS)
 
     def smooth(self, z):
         with np.errstate(over="ignore"):  # atan(+-inf) = +-pi/2 is exact
@@ -112,7 +119,9 @@ class Triangle(Surrogate):
     """f'(z) = max(0, width - |z|) / width^2, a triangle of area 1; f is its piecewise-quadratic integral."""
 
     def __init__(self, width: float = 1.0):
-        self.width = _positive("Triangle width", width)
+        self.width = validate.positive("Triangle width", width, high=MAX_SHARPNESS)
+        if self.width < 1 / MAX_SHARPNESS:
+            raise ValueError(f"Triangle width must be at least {1 / MAX_SHARPNESS:g}, got {self.width}")
 
     def smooth(self, z):
         w = self.width

@@ -1,0 +1,218 @@
+r"""Backpropagation through time for the leaky integrate-and-fire neuron, by hand.
+
+Input ``x`` is a sequence laid out ``[N, T, ...]``. For t = 0 .. T-1, from ``v_{-1} = v0``
+(zero unless given)::
+
+    u_t = beta * v_{t-1} + x_t           integrate   (beta = 1: the IF neuron)
+    s_t = H(u_t - threshold)             fire        (H(z) = 1 if z >= 0 else 0)
+    v_t = reset(u_t, s_t)                reset:
+          rest:      v_t = u_t * (1 - s_t) + rest * s_t
+          subtract:  v_t = u_t - threshold * s_t
+          none:      v_t = u_t
+
+The output is the spike train ``s``. Backward receives ``gy_t = dL/ds_t`` from the layers
+above and walks time in reverse, from ``gv_{T-1} = 0`` (nothing depends on the last v)::
+
+    gs_t = gy_t + gv_t * dv_t/ds_t                   (second term dropped if detach_reset)
+    gu_t = gv_t * dv_t/du_t + gs_t * f'(u_t - threshold)
+    gv_{t-1} = beta * gu_t
+    gx_t = gu_t,   gv0 = gv_{-1}
+
+where ``gv_t = dL/dv_t`` and ``f'`` is the surrogate derivative that stands in for H'. So
+``gs_t`` is the *total* ``dL/ds_t``: the direct term ``gy_t`` plus the reset path, which
+acts at every step, spiking or not. The reset's partial derivatives are::
+
+    rest:      dv_t/du_t = 1 - s_t,  dv_t/ds_t = rest - u_t
+    subtract:  dv_t/du_t = 1,        dv_t/ds_t = -threshold
+    none:      dv_t/du_t = 1,        dv_t/ds_t = 0
+
+In smooth mode ``H`` is replaced by the surrogate's smooth step ``f`` in the forward pass,
+so these same equations give the exact gradient (without ``detach_reset``, which drops a
+true term), and finite differences can check them.
+
+``lif_forward`` and ``lif_backward`` are the two loops; ``LIFFunction`` makes them one graph
+node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step, so
+autodiff derives the same gradients; the tests hold the two equal to float64 precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numsnn import validate
+from numsnn.autograd import ops
+from numsnn.autograd.tensor import Function, Tensor
+from numsnn.nn.surrogate import Sigmoid, Surrogate
+
+__all__ = ["RESETS", "LIFParams", "reset_potential", "reset_partials", "lif_forward", "lif_backward", "initial_state",
+           "LIFFunction", "lif", "Spike", "lif_unrolled"]
+
+RESETS = ("rest", "subtract", "none")
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Everything that defines a layer of LIF neurons, checked once; numbers become Python floats.
+
+    Attributes:
+        beta: leak factor in (0, 1]; 1 is the IF neuron.
+        threshold: firing threshold.
+        rest: potential after a spike when ``reset="rest"``; below the threshold.
+        reset: "rest" (to ``rest``), "subtract" (the threshold) or "none".
+        detach_reset: treat ``s_t`` in the reset as a constant in backward.
+        surrogate: the ``Surrogate`` whose ``f'`` stands in for ``H'``; default ``Sigmoid(alpha=4)``.
+        smooth: fire the smooth step ``f(u_t - threshold)`` instead of spikes.
+    """
+
+    beta: float = 1.0
+    threshold: float = 1.0
+    rest: float = 0.0
+    reset: str = "rest"
+    detach_reset: bool = False
+    surrogate: Surrogate = field(default_factory=Sigmoid)
+    smooth: bool = False
+
+    def __post_init__(self):
+        set_ = object.__setattr__  # a frozen dataclass sets its checked fields this way
+        set_(self, "beta", validate.real("beta (the leak factor)", self.beta))
+        if not 0 < self.beta <= 1:
+            raise ValueError(f"beta (the leak factor) must be in (0, 1], got {self.beta}")
+        set_(self, "threshold", validate.real("threshold", self.threshold))
+        set_(self, "rest", validate.real("rest", self.rest))
+        if not self.rest < self.threshold:
+            raise ValueError(f"rest ({self.rest}) must be below threshold ({self.threshold})")
+        if self.reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}, got {self.reset!r}")
+        for name in ("detach_reset", "smooth"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            set_(self, name, bool(getattr(self, name)))
+        if not isinstance(self.surrogate, Surrogate):
+            raise TypeError(f"surrogate must be a numsnn.surrogate.Surrogate, got {type(self.surrogate).__name__}")
+
+
+def reset_potential(p: LIFParams, u, s):
+    """v_t from u_t and s_t."""
+    if p.reset == "rest":
+        return u * (1 - s) + p.rest * s
+    if p.reset == "subtract":
+        return u - p.threshold * s
+    return u
+
+
+def reset_partials(p: LIFParams, u, s):
+    """(dv_t/du_t, dv_t/ds_t) of the reset."""
+    if p.reset == "rest":
+        return 1 - s, p.rest - u
+    if p.reset == "subtract":
+        return 1.0, -p.threshold
+    return 1.0, 0.0
+
+
+def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
+    """The forward loop: ``x [N, T, ...]`` and ``v0 [N, ...]`` -> ``u``, ``s`` (like x) and the last ``v``."""
+    fire = p.surrogate.smooth if p.smooth else p.surrogate.forward
+    u, s = np.empty_like(x), np.empty_like(x)
+    v = v0
+    for t in range(x.shape[1]):
+        u[:, t] = p.beta * v + x[:, t]
+        s[:, t] = fire(u[:, t] - p.threshold)
+        v = reset_potential(p, u[:, t], s[:, t])
+    return u, s, v
+
+
+def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray):
+    """The reverse-time loop: ``gy = dL/ds`` -> ``gs``, ``gu`` (like u) and ``gv0 = dL/dv0``."""
+    f_prime = p.surrogate.derivative(u - p.threshold)  # f'(u_t - threshold), every step at once
+    gs, gu = np.empty_like(u), np.empty_like(u)
+    gv = np.zeros_like(u[:, 0])  # dL/dv_{T-1} = 0
+    for t in reversed(range(u.shape[1])):
+        dv_du, dv_ds = reset_partials(p, u[:, t], s[:, t])
+        gs[:, t] = gy[:, t] if p.detach_reset else gy[:, t] + gv * dv_ds
+        gu[:, t] = gv * dv_du + gs[:, t] * f_prime[:, t]
+        gv = p.beta * gu[:, t]
+    return gs, gu, gv
+
+
+class LIFFunction(Function):
+    """The LIF neuron over a whole sequence as one graph node: inputs ``x [N, T, ...]`` and ``v0 [N, ...]``.
+
+    The output is the spikes ``s``; ``self.v_last`` keeps the final membrane state ``v_{T-1}``.
+    """
+
+    def __init__(self, params: LIFParams):
+        self.params = params
+
+    def forward(self, x, v0):
+        u, s, self.v_last = lif_forward(self.params, x, v0)
+        self.save_for_backward(u, s)
+        return s
+
+    def backward(self, gy):
+        u, s = self.saved
+        _, gu, gv0 = lif_backward(self.params, u, s, gy)
+        return gu, gv0  # du_t/dx_t = 1, so gx = gu
+
+
+def initial_state(x: np.ndarray, v0) -> Tensor | np.ndarray:
+    """``v0`` checked against ``x [N, T, ...]``: a zero array ``[N, ...]`` when None."""
+    if v0 is None:
+        return np.zeros((x.shape[0], *x.shape[2:]), dtype=x.dtype)
+    data = v0.data if isinstance(v0, Tensor) else np.asarray(v0)
+    expected = (x.shape[0], *x.shape[2:])
+    if data.shape != expected:
+        raise ValueError(f"v0 must have the shape of one time step of x, {expected} for x of shape {x.shape}, "
+                         f"got {data.shape}")
+    if data.dtype != x.dtype:
+        raise TypeError(f"v0 must have the dtype of x ({x.dtype}), got {data.dtype}")
+    validate.finite_array(data, "v0")
+    return v0
+
+
+def lif(x, v0=None, **params) -> Tensor:
+    """Spikes ``[N, T, ...]`` of LIF neurons driven by ``x``, from ``v0``; params as in ``LIFParams``."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    validate.sequence(x, "a spiking neuron")
+    return LIFFunction(LIFParams(**params))(x, initial_state(x.data, v0))
+
+
+# --- the same neuron, unrolled into primitive ops (the autodiff reference) ------------------
+
+class Spike(Function):
+    """s = H(z) forward (or the smooth f(z)), gz = gs * f'(z) backward: the straight-through spike."""
+
+    def __init__(self, surrogate: Surrogate, smooth: bool = False):
+        self.surrogate, self.smooth = surrogate, smooth
+
+    def forward(self, z):
+        self.save_for_backward(z)
+        return self.surrogate.smooth(z) if self.smooth else self.surrogate.forward(z)
+
+    def backward(self, gs):
+        z, = self.saved
+        return gs * self.surrogate.derivative(z)
+
+
+def lif_unrolled(x, v0=None, **params) -> Tensor:
+    """The recurrence in the module docstring written with Tensor ops, one graph node per op and step.
+
+    Slow (its graph grows with T); used to check ``LIFFunction`` and in the tutorials.
+    """
+    p = LIFParams(**params)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    validate.sequence(x, "lif_unrolled")
+    v, spikes = initial_state(x.data, v0), []
+    for t in range(x.shape[1]):
+        u = p.beta * v + x[:, t]
+        s = Spike(p.surrogate, p.smooth)(u - p.threshold)
+        r = s.detach() if p.detach_reset else s  # the reset sees s as a constant when detached
+        if p.reset == "rest":
+            v = u * (1 - r) + p.rest * r
+        elif p.reset == "subtract":
+            v = u - p.threshold * r
+        else:
+            v = u
+        spikes.append(s)
+    return ops.stack(spikes, axis=1)
