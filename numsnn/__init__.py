@@ -21,28 +21,53 @@ import sys
 import warnings
 
 from numsnn.autograd import (
-    Function, GradcheckResult, Tensor, enable_grad, gradcheck, is_grad_enabled, no_grad, projection_check,
+    Function,
+    GradcheckResult,
+    Tensor,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    projection_check,
 )
 
 __version__ = "0.2.0"
 
 # Short names for modules inside the layers: ns.optim is numsnn.lab.optim, and so on.
 _SHORTCUTS = {
-    "autograd": "numsnn.autograd", "nn": "numsnn.nn", "lab": "numsnn.lab", "plot": "numsnn.plot",
-    "validate": "numsnn.validate", "surrogate": "numsnn.nn.surrogate",
-    "datasets": "numsnn.lab.datasets", "encoding": "numsnn.lab.encoding", "optim": "numsnn.lab.optim",
-    "train": "numsnn.lab.train", "metrics": "numsnn.lab.metrics", "checkpoint": "numsnn.lab.checkpoint",
-    "diagnostics": "numsnn.lab.diagnostics", "explain": "numsnn.lab.explain",
+    "autograd": "numsnn.autograd",
+    "nn": "numsnn.nn",
+    "lab": "numsnn.lab",
+    "plot": "numsnn.plot",
+    "validate": "numsnn.validate",
+    "surrogate": "numsnn.nn.surrogate",
+    "datasets": "numsnn.lab.datasets",
+    "encoding": "numsnn.lab.encoding",
+    "optim": "numsnn.lab.optim",
+    "train": "numsnn.lab.train",
+    "metrics": "numsnn.lab.metrics",
+    "checkpoint": "numsnn.lab.checkpoint",
+    "diagnostics": "numsnn.lab.diagnostics",
+    "explain": "numsnn.lab.explain",
 }
 # Modules of numsnn 0.1 that moved into a layer: their old names still work, with a warning.
 _MOVED = {
-    "tensor": "numsnn.autograd.tensor", "ops": "numsnn.autograd.ops", "bptt": "numsnn.nn.bptt",
+    "tensor": "numsnn.autograd.tensor",
+    "ops": "numsnn.autograd.ops",
+    "bptt": "numsnn.nn.bptt",
     "atomic": "numsnn.lab.atomic",
 }
 
 __all__ = [
-    "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "projection_check",
-    "GradcheckResult", *_SHORTCUTS,
+    "Tensor",
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "gradcheck",
+    "projection_check",
+    "GradcheckResult",
+    *_SHORTCUTS,
 ]
 
 
@@ -51,8 +76,12 @@ def _target(name: str) -> str | None:
     if name in _SHORTCUTS:
         return _SHORTCUTS[name]
     if name in _MOVED:
-        warnings.warn(f"numsnn.{name} moved to {_MOVED[name]} in numsnn 0.2; import it from there "
-                      "(the old name will be removed in 0.3)", DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            f"numsnn.{name} moved to {_MOVED[name]} in numsnn 0.2; import it from there "
+            "(the old name will be removed in 0.3)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return _MOVED[name]
     return None
 

@@ -1,4 +1,5 @@
 """``python -m numsnn`` runs the ``numsnn`` command."""
+
 import sys
 
 from numsnn.cli import main

@@ -28,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _number(convert, minimum, what: str):
     """An argparse type: ``convert(text)``, at least ``minimum``, else a one-line error naming ``what``."""
+
     def parse(text: str):
         try:
             value = convert(text)
@@ -36,6 +37,7 @@ def _number(convert, minimum, what: str):
         if value is None or not minimum <= value < float("inf"):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
         return value
+
     return parse
 
 
@@ -45,12 +47,19 @@ _non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
 def _add_data_options(p: argparse.ArgumentParser, default_dataset: str | None) -> None:
-    p.add_argument("--dataset", choices=TrainConfig.CHOICES["dataset"], default=default_dataset,
-                   help="bundled: the 10,000/2,000-image subset inside numsnn (offline); full: all of MNIST "
-                        + ("(default: %(default)s)" if default_dataset else "(default: the checkpoint's)"))
-    p.add_argument("--data-dir", metavar="DIR",
-                   help="folder with the full MNIST IDX files (default: $NUMSNN_DATA, else ~/.cache/numsnn/mnist, "
-                        "downloading there if absent)")
+    p.add_argument(
+        "--dataset",
+        choices=TrainConfig.CHOICES["dataset"],
+        default=default_dataset,
+        help="bundled: the 10,000/2,000-image subset inside numsnn (offline); full: all of MNIST "
+        + ("(default: %(default)s)" if default_dataset else "(default: the checkpoint's)"),
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the full MNIST IDX files (default: $NUMSNN_DATA, else ~/.cache/numsnn/mnist, "
+        "downloading there if absent)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,50 +70,83 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     choices = TrainConfig.CHOICES
     train = commands.add_parser(
-        "train", help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
+        "train",
+        help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
         description="Train the reference SNN on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
-                    "and figures (PNG, and a GIF of one test digit) into the output folder.")
+        "and figures (PNG, and a GIF of one test digit) into the output folder.",
+    )
     _add_data_options(train, d.dataset)
-    train.add_argument("--epochs", type=_positive_int,
-                       help=f"total epochs (default: {d.epochs}; with --resume, the checkpoint's)")
-    train.add_argument("-T", "--time-steps", dest="T", type=_positive_int, default=d.T,
-                       help="time steps per image (default: %(default)s)")
+    train.add_argument(
+        "--epochs", type=_positive_int, help=f"total epochs (default: {d.epochs}; with --resume, the checkpoint's)"
+    )
+    train.add_argument(
+        "-T",
+        "--time-steps",
+        dest="T",
+        type=_positive_int,
+        default=d.T,
+        help="time steps per image (default: %(default)s)",
+    )
     train.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s")
-    train.add_argument("--encoder", choices=choices["encoder"], default=d.encoder,
-                       help="how pixels become input sequences (default: %(default)s)")
-    train.add_argument("--loss", choices=choices["loss"], default=d.loss,
-                       help="mse: firing rate vs one-hot label; ce: cross-entropy of spike counts "
-                            "(default: %(default)s)")
+    train.add_argument(
+        "--encoder",
+        choices=choices["encoder"],
+        default=d.encoder,
+        help="how pixels become input sequences (default: %(default)s)",
+    )
+    train.add_argument(
+        "--loss",
+        choices=choices["loss"],
+        default=d.loss,
+        help="mse: firing rate vs one-hot label; ce: cross-entropy of spike counts (default: %(default)s)",
+    )
     train.add_argument("--optimizer", choices=choices["optimizer"], default=d.optimizer, help="default: %(default)s")
     train.add_argument("--lr", type=_non_negative_float, default=d.lr, help="learning rate (default: %(default)s)")
-    train.add_argument("--momentum", type=_non_negative_float, default=d.momentum,
-                       help="SGD momentum (default: %(default)s)")
-    train.add_argument("--weight-decay", type=_non_negative_float, default=d.weight_decay,
-                       help="default: %(default)s")
-    train.add_argument("--schedule", choices=choices["schedule"], default=d.schedule,
-                       help="learning rate over epochs: step multiplies it by 0.3 every epochs/3 epochs, cosine "
-                            "anneals it to 0 at the last epoch (default: %(default)s)")
-    train.add_argument("--hidden", type=_positive_int, default=d.hidden,
-                       help="hidden IF neurons (default: %(default)s)")
-    train.add_argument("--seed", type=_non_negative_int, default=d.seed,
-                       help="seed for weights, shuffling and encoding (default: %(default)s)")
+    train.add_argument(
+        "--momentum", type=_non_negative_float, default=d.momentum, help="SGD momentum (default: %(default)s)"
+    )
+    train.add_argument("--weight-decay", type=_non_negative_float, default=d.weight_decay, help="default: %(default)s")
+    train.add_argument(
+        "--schedule",
+        choices=choices["schedule"],
+        default=d.schedule,
+        help="learning rate over epochs: step multiplies it by 0.3 every epochs/3 epochs, cosine "
+        "anneals it to 0 at the last epoch (default: %(default)s)",
+    )
+    train.add_argument(
+        "--hidden", type=_positive_int, default=d.hidden, help="hidden IF neurons (default: %(default)s)"
+    )
+    train.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=d.seed,
+        help="seed for weights, shuffling and encoding (default: %(default)s)",
+    )
     train.add_argument("--out", metavar="DIR", help="output folder (default: the first free runs/run-NNN)")
-    train.add_argument("--resume", metavar="CHECKPOINT",
-                       help="continue a run from its checkpoint (its settings apply; --epochs may extend it)")
+    train.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue a run from its checkpoint (its settings apply; --epochs may extend it)",
+    )
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     train.add_argument("--no-plots", dest="plots", action="store_false", help="do not write the figures")
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("evaluate", help="report the test accuracy of a checkpoint",
-                                   description="Evaluate a checkpoint on the test set of its dataset.")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="report the test accuracy of a checkpoint",
+        description="Evaluate a checkpoint on the test set of its dataset.",
+    )
     evaluate.add_argument("checkpoint", help="a checkpoint.npz written by numsnn train")
     _add_data_options(evaluate, None)
     evaluate.set_defaults(run=_evaluate)
 
     show = commands.add_parser(
-        "show", help="draw one test digit going through a trained model, and its BPTT view",
+        "show",
+        help="draw one test digit going through a trained model, and its BPTT view",
         description="Write, for one test digit: a step-by-step PNG and GIF of the input, hidden potentials, "
-                    "spikes and output counts, and a BPTT view (dL/ds_t and dL/du_t over time) per neuron layer.")
+        "spikes and output counts, and a BPTT view (dL/ds_t and dL/du_t over time) per neuron layer.",
+    )
     show.add_argument("checkpoint", help="a checkpoint.npz written by numsnn train")
     show.add_argument("--index", type=_non_negative_int, default=0, help="test image index (default: %(default)s)")
     show.add_argument("--out", metavar="DIR", default=".", help="output folder (default: the current one)")
@@ -131,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # --- commands -------------------------------------------------------------------------------
+
 
 def _config_from_args(args) -> TrainConfig:
     fields = {name: getattr(args, name) for name in TrainConfig.__dataclass_fields__ if name != "epochs"}
@@ -162,12 +205,16 @@ def _train(args) -> int:
         config = _train_config(ckpt)
         history = ckpt.metrics.get("history") if isinstance(ckpt.metrics, dict) else None
         if not isinstance(ckpt.epoch, int) or not isinstance(history, list):
-            raise ValueError(f"cannot resume from {args.resume}: it records no epoch and metrics history "
-                             "(it was not written by numsnn train)")
+            raise ValueError(
+                f"cannot resume from {args.resume}: it records no epoch and metrics history "
+                "(it was not written by numsnn train)"
+            )
         if args.epochs is not None and args.epochs != config.epochs:
             if config.schedule != "none":
-                raise ValueError(f"cannot change --epochs of a run with a {config.schedule} schedule: "
-                                 "the schedule was planned for its epochs; start a new run instead")
+                raise ValueError(
+                    f"cannot change --epochs of a run with a {config.schedule} schedule: "
+                    "the schedule was planned for its epochs; start a new run instead"
+                )
             config = dataclasses.replace(config, epochs=args.epochs)
         model, optimizer, scheduler = build(config)
         ckpt.restore(model, optimizer, scheduler)
@@ -181,32 +228,61 @@ def _train(args) -> int:
         model, optimizer, scheduler = build(config)
         out = Path(args.out) if args.out else _next_run_dir()
         if (out / "checkpoint.npz").exists():
-            raise ValueError(f"{out} already holds a run (checkpoint.npz); choose another --out, "
-                             f"or continue it with --resume {out / 'checkpoint.npz'}")
+            raise ValueError(
+                f"{out} already holds a run (checkpoint.npz); choose another --out, "
+                f"or continue it with --resume {out / 'checkpoint.npz'}"
+            )
 
     train_data = _load_data(config, "train", args.progress)
     test_data = _load_data(config, "test", args.progress)
     out.mkdir(parents=True, exist_ok=True)  # after loading, so a data error leaves no empty run folder
-    print(f"numsnn {__version__}: training {model_summary(model)} on {len(train_data[1]):,} "
-          f"{config.dataset} MNIST images, T = {config.T}, {config.encoder} encoding, "
-          f"{_plural(config.epochs, 'epoch')}; writing to {out}")
+    print(
+        f"numsnn {__version__}: training {model_summary(model)} on {len(train_data[1]):,} "
+        f"{config.dataset} MNIST images, T = {config.T}, {config.encoder} encoding, "
+        f"{_plural(config.epochs, 'epoch')}; writing to {out}"
+    )
 
     saved = []  # epochs this run has checkpointed
 
     def save(epoch: int, hist: list[dict]) -> None:
-        save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, config=config.as_dict(),
-                        metrics={"history": hist}, epoch=epoch)
+        save_checkpoint(
+            out / "checkpoint.npz",
+            model,
+            optimizer,
+            scheduler,
+            config=config.as_dict(),
+            metrics={"history": hist},
+            epoch=epoch,
+        )
         saved.append(epoch)
         write_history(hist, out)
 
     try:
-        history = fit(model, optimizer, train_data, test_data, epochs=config.epochs, T=config.T,
-                      encoder=config.encoder, loss=config.loss, batch_size=config.batch_size,
-                      scheduler=scheduler, seed=config.seed, start_epoch=start_epoch, history=history,
-                      on_epoch_end=save, progress=args.progress)
+        history = fit(
+            model,
+            optimizer,
+            train_data,
+            test_data,
+            epochs=config.epochs,
+            T=config.T,
+            encoder=config.encoder,
+            loss=config.loss,
+            batch_size=config.batch_size,
+            scheduler=scheduler,
+            seed=config.seed,
+            start_epoch=start_epoch,
+            history=history,
+            on_epoch_end=save,
+            progress=args.progress,
+        )
     except KeyboardInterrupt:
-        where = (f"the checkpoint of epoch {saved[-1]} is {out / 'checkpoint.npz'}" if saved else
-                 f"{args.resume} still holds epoch {start_epoch}" if args.resume else "no epoch had finished")
+        where = (
+            f"the checkpoint of epoch {saved[-1]} is {out / 'checkpoint.npz'}"
+            if saved
+            else f"{args.resume} still holds epoch {start_epoch}"
+            if args.resume
+            else "no epoch had finished"
+        )
         print(f"\nnumsnn train: interrupted; {where}", file=sys.stderr)
         return 130
 
@@ -216,8 +292,10 @@ def _train(args) -> int:
             print(f"wrote {path}")
     last = history[-1]
     n_test = len(test_data[1])
-    print(f"test accuracy: {last['test_accuracy']:.2%} ({round(last['test_accuracy'] * n_test):,}/{n_test:,} "
-          f"{config.dataset} test images) after {_plural(last['epoch'], 'epoch')}")
+    print(
+        f"test accuracy: {last['test_accuracy']:.2%} ({round(last['test_accuracy'] * n_test):,}/{n_test:,} "
+        f"{config.dataset} test images) after {_plural(last['epoch'], 'epoch')}"
+    )
     return 0
 
 
@@ -250,7 +328,7 @@ def _sample_figures(model, test_data, config: TrainConfig, out: Path, index: int
     images, labels = test_data
     if not 0 <= index < len(labels):
         raise ValueError(f"--index must be in [0, {len(labels)}) for the {config.dataset} test set, got {index}")
-    x = encode(images[index:index + 1], config.T, config.encoder, np.random.default_rng([config.seed, 0]))
+    x = encode(images[index : index + 1], config.T, config.encoder, np.random.default_rng([config.seed, 0]))
     label = int(labels[index])
     stem = out / f"test{index}"
 
@@ -262,7 +340,7 @@ def _sample_figures(model, test_data, config: TrainConfig, out: Path, index: int
     plt.close("all")
 
     with record(model) as traces:  # the per-step gradients of one backward pass
-        LOSSES[config.loss](model(x), labels[index:index + 1]).backward()
+        LOSSES[config.loss](model(x), labels[index : index + 1]).backward()
     model.zero_grad()
     for name, trace in traces.items():
         fig = plot.bptt_view(trace, sample=0)
@@ -307,9 +385,11 @@ def _evaluate(args) -> int:
     model, config = _trained_model(args)
     images, labels = _load_data(config, "test")
     result = evaluate(model, images, labels, T=config.T, encoder=config.encoder, loss=config.loss, seed=config.seed)
-    print(f"{args.checkpoint}: test accuracy {result['accuracy']:.2%} "
-          f"({round(result['accuracy'] * len(labels)):,}/{len(labels):,} {config.dataset} test images), "
-          f"loss {result['loss']:.4f}")
+    print(
+        f"{args.checkpoint}: test accuracy {result['accuracy']:.2%} "
+        f"({round(result['accuracy'] * len(labels)):,}/{len(labels):,} {config.dataset} test images), "
+        f"loss {result['loss']:.4f}"
+    )
     return 0
 
 

@@ -16,12 +16,22 @@ import numpy as np
 from numsnn.autograd.tensor import Tensor, as_tensor
 
 __all__ = [
-    "real", "positive", "integer", "finite_array", "sequence", "spikes", "output_spikes", "labels",
-    "images", "input_dtype", "state_dict",
+    "real",
+    "positive",
+    "integer",
+    "finite_array",
+    "sequence",
+    "spikes",
+    "output_spikes",
+    "labels",
+    "images",
+    "input_dtype",
+    "state_dict",
 ]
 
 
 # --- numbers --------------------------------------------------------------------------------
+
 
 def real(name: str, value, low: float | None = None, high: float | None = None) -> float:
     """``value`` as a finite Python float in ``[low, high]``; bools are refused.
@@ -66,6 +76,7 @@ def integer(name: str, value, low: int | None = None, high: int | None = None) -
 
 
 # --- arrays ---------------------------------------------------------------------------------
+
 
 def finite_array(a, name: str) -> np.ndarray:
     """``a`` (Tensor, ndarray or nested list) as a real ndarray without NaN or inf."""
@@ -118,8 +129,10 @@ def labels(y, n: int, num_classes: int) -> np.ndarray:
     if y.shape != (n,):
         raise ValueError(f"labels must have shape ({n},) to match the batch, got {y.shape}")
     if n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must be in [0, {num_classes}) for {num_classes} output neurons, "
-                         f"got values from {y.min()} to {y.max()}")
+        raise ValueError(
+            f"labels must be in [0, {num_classes}) for {num_classes} output neurons, "
+            f"got values from {y.min()} to {y.max()}"
+        )
     return y.astype(np.intp)
 
 
@@ -127,8 +140,10 @@ def images(x, name: str = "images") -> np.ndarray:
     """``x`` as a floating ndarray ``[N, ...]`` of intensities in [0, 1]."""
     x = x.data if isinstance(x, Tensor) else np.asarray(x)
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: expected float intensities in [0, 1], got dtype {x.dtype}; "
-                        "convert uint8 pixels with numsnn.datasets.to_float")
+        raise TypeError(
+            f"{name}: expected float intensities in [0, 1], got dtype {x.dtype}; "
+            "convert uint8 pixels with numsnn.datasets.to_float"
+        )
     if x.ndim == 0:
         raise ValueError(f"{name}: expected an array [N, ...] with a batch axis, got a scalar")
     if x.size:
@@ -152,6 +167,7 @@ def input_dtype(x, weight, who: str) -> None:
 
 # --- state dicts ----------------------------------------------------------------------------
 
+
 def state_dict(state, expected: Mapping[str, object], who: str, strict: bool = True) -> tuple[list[str], list[str]]:
     """Check a state dict against ``expected``, a map from key to an example of its value.
 
@@ -167,8 +183,7 @@ def state_dict(state, expected: Mapping[str, object], who: str, strict: bool = T
         ValueError: naming every problem at once, prefixed by ``who``.
     """
     if not isinstance(state, Mapping):
-        raise TypeError(f"{who}: expected a dict of arrays (from state_dict() or np.load), "
-                        f"got {type(state).__name__}")
+        raise TypeError(f"{who}: expected a dict of arrays (from state_dict() or np.load), got {type(state).__name__}")
     bad_keys = [k for k in state if not isinstance(k, str)]
     if bad_keys:
         raise TypeError(f"{who}: state dict keys must be strings, got {bad_keys[:3]}")

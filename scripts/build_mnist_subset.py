@@ -40,10 +40,19 @@ def balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generato
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mnist_dir", nargs="?", type=Path, default=REPO / ".." / "shared" / "data" / "mnist",
-                        help="folder with the four MNIST IDX files (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=REPO / "numsnn" / "data" / "mnist_subset.npz",
-                        help="output file (default: %(default)s)")
+    parser.add_argument(
+        "mnist_dir",
+        nargs="?",
+        type=Path,
+        default=REPO / ".." / "shared" / "data" / "mnist",
+        help="folder with the four MNIST IDX files (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "numsnn" / "data" / "mnist_subset.npz",
+        help="output file (default: %(default)s)",
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(SEED)

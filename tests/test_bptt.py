@@ -7,8 +7,8 @@ import pytest
 from user_surrogate import Rectangle
 
 import numsnn as ns
-from numsnn.nn.bptt import LIFFunction, lif, lif_unrolled
 from numsnn.nn import IF, LIF, Linear, Sequential
+from numsnn.nn.bptt import LIFFunction, lif, lif_unrolled
 from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 
 RESETS = ["rest", "subtract", "none"]
@@ -73,6 +73,7 @@ def data(T, N=8, D=12, out=4, seed=1):
 
 # --- hand BPTT = autodiff through the unrolled graph ------------------------------------------
 
+
 @pytest.mark.parametrize("T", [1, 2, 8, 25])
 @pytest.mark.parametrize("detach_reset", [False, True])
 @pytest.mark.parametrize("reset", RESETS)
@@ -131,6 +132,7 @@ def test_float32_in_float32_out():
 
 # --- smooth mode: the gradient is the true gradient ---------------------------------------------
 
+
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("kind", NEURONS)
 def test_smooth_mode_gradcheck(kind, reset):
@@ -152,6 +154,7 @@ def test_smooth_mode_gradcheck_sees_a_detached_reset(reset):
 
 
 # --- forward pinned on hand-computed traces ------------------------------------------------------
+
 
 def run(neuron, x):
     """Spikes s, potential u (before reset) of one neuron driven by the sequence x."""
@@ -180,13 +183,23 @@ def test_trace_if_rest_constant_0_4():
 
 
 def test_trace_if_subtract():
-    assert_trace(IF(reset="subtract"), [0.75] * 6,
-                 u=[0.75, 1.5, 1.25, 1.0, 0.75, 1.5], s=[0, 1, 1, 1, 0, 1], v=[0.75, 0.5, 0.25, 0.0, 0.75, 0.5])
+    assert_trace(
+        IF(reset="subtract"),
+        [0.75] * 6,
+        u=[0.75, 1.5, 1.25, 1.0, 0.75, 1.5],
+        s=[0, 1, 1, 1, 0, 1],
+        v=[0.75, 0.5, 0.25, 0.0, 0.75, 0.5],
+    )
 
 
 def test_trace_detach_reset_does_not_change_forward():
-    assert_trace(IF(reset="subtract", detach_reset=True), [0.75] * 6,
-                 u=[0.75, 1.5, 1.25, 1.0, 0.75, 1.5], s=[0, 1, 1, 1, 0, 1], v=[0.75, 0.5, 0.25, 0.0, 0.75, 0.5])
+    assert_trace(
+        IF(reset="subtract", detach_reset=True),
+        [0.75] * 6,
+        u=[0.75, 1.5, 1.25, 1.0, 0.75, 1.5],
+        s=[0, 1, 1, 1, 0, 1],
+        v=[0.75, 0.5, 0.25, 0.0, 0.75, 0.5],
+    )
 
 
 def test_trace_if_no_reset():
@@ -195,36 +208,57 @@ def test_trace_if_no_reset():
 
 
 def test_trace_lif_rest():
-    assert_trace(LIF(0.5), [0.75] * 6,
-                 u=[0.75, 1.125, 0.75, 1.125, 0.75, 1.125], s=[0, 1] * 3, v=[0.75, 0.0] * 3)
+    assert_trace(LIF(0.5), [0.75] * 6, u=[0.75, 1.125, 0.75, 1.125, 0.75, 1.125], s=[0, 1] * 3, v=[0.75, 0.0] * 3)
 
 
 def test_trace_lif_subtract():
-    assert_trace(LIF(0.5, reset="subtract"), [0.75] * 5,
-                 u=[0.75, 1.125, 0.8125, 1.15625, 0.828125], s=[0, 1, 0, 1, 0],
-                 v=[0.75, 0.125, 0.8125, 0.15625, 0.828125])
+    assert_trace(
+        LIF(0.5, reset="subtract"),
+        [0.75] * 5,
+        u=[0.75, 1.125, 0.8125, 1.15625, 0.828125],
+        s=[0, 1, 0, 1, 0],
+        v=[0.75, 0.125, 0.8125, 0.15625, 0.828125],
+    )
 
 
 def test_trace_lif_no_reset_negative_input():
-    assert_trace(LIF(0.75, reset="none"), [1.0, -0.5, 0.25, 1.0],
-                 u=[1.0, 0.25, 0.4375, 1.328125], s=[1, 0, 0, 1], v=[1.0, 0.25, 0.4375, 1.328125])
+    assert_trace(
+        LIF(0.75, reset="none"),
+        [1.0, -0.5, 0.25, 1.0],
+        u=[1.0, 0.25, 0.4375, 1.328125],
+        s=[1, 0, 0, 1],
+        v=[1.0, 0.25, 0.4375, 1.328125],
+    )
 
 
 def test_trace_rest_above_zero():
-    assert_trace(IF(rest=0.5), [0.25] * 8,
-                 u=[0.25, 0.5, 0.75, 1.0, 0.75, 1.0, 0.75, 1.0], s=[0, 0, 0, 1, 0, 1, 0, 1],
-                 v=[0.25, 0.5, 0.75, 0.5, 0.75, 0.5, 0.75, 0.5])
+    assert_trace(
+        IF(rest=0.5),
+        [0.25] * 8,
+        u=[0.25, 0.5, 0.75, 1.0, 0.75, 1.0, 0.75, 1.0],
+        s=[0, 0, 0, 1, 0, 1, 0, 1],
+        v=[0.25, 0.5, 0.75, 0.5, 0.75, 0.5, 0.75, 0.5],
+    )
 
 
 def test_trace_rest_below_zero():
-    assert_trace(IF(rest=-0.5), [0.5] * 7,
-                 u=[0.5, 1.0, 0.0, 0.5, 1.0, 0.0, 0.5], s=[0, 1, 0, 0, 1, 0, 0],
-                 v=[0.5, -0.5, 0.0, 0.5, -0.5, 0.0, 0.5])
+    assert_trace(
+        IF(rest=-0.5),
+        [0.5] * 7,
+        u=[0.5, 1.0, 0.0, 0.5, 1.0, 0.0, 0.5],
+        s=[0, 1, 0, 0, 1, 0, 0],
+        v=[0.5, -0.5, 0.0, 0.5, -0.5, 0.0, 0.5],
+    )
 
 
 def test_trace_input_exactly_at_threshold_fires():
-    assert_trace(IF(threshold=0.5), [0.5, 0.25, 0.25, -0.25],
-                 u=[0.5, 0.25, 0.5, -0.25], s=[1, 0, 1, 0], v=[0.0, 0.25, 0.0, -0.25])
+    assert_trace(
+        IF(threshold=0.5),
+        [0.5, 0.25, 0.25, -0.25],
+        u=[0.5, 0.25, 0.5, -0.25],
+        s=[1, 0, 1, 0],
+        v=[0.0, 0.25, 0.0, -0.25],
+    )
     assert run(IF(), [1.0])[0] == [1.0]
     assert run(IF(), [np.nextafter(1.0, 0)])[0] == [0.0]
 
@@ -246,6 +280,7 @@ def test_each_call_starts_from_rest():
 
 
 # --- backward by hand on a tiny case ----------------------------------------------------------
+
 
 def d_sigmoid4(z):
     """f'(z) of Sigmoid(alpha=4), written independently of numsnn."""
@@ -309,6 +344,7 @@ def test_backward_by_hand_subtract_reset(detach_reset):
 
 # --- per-step gradients in the trace ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("detach_reset", [False, True])
 def test_trace_gu_is_the_input_gradient(reset, detach_reset):
@@ -331,6 +367,7 @@ def test_trace_gu_is_the_input_gradient(reset, detach_reset):
 
 # --- bad input --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(4, 5), (7,), ()])
 def test_input_without_time_axis(shape):
     with pytest.raises(ValueError, match=r"\[N, T, \.\.\.features\].*" + re.escape(f"got shape {shape}")):
@@ -339,8 +376,9 @@ def test_input_without_time_axis(shape):
         lif_unrolled(np.zeros(shape))
 
 
-@pytest.mark.parametrize("bad, count", [(np.nan, "1 NaN and 0 inf"), (np.inf, "0 NaN and 1 inf"),
-                                        (-np.inf, "0 NaN and 1 inf")])
+@pytest.mark.parametrize(
+    "bad, count", [(np.nan, "1 NaN and 0 inf"), (np.inf, "0 NaN and 1 inf"), (-np.inf, "0 NaN and 1 inf")]
+)
 def test_non_finite_input(bad, count):
     x = np.zeros((2, 3, 4))
     x[1, 2, 3] = bad
@@ -353,15 +391,18 @@ def test_integer_input():
         IF()(np.zeros((2, 3, 4), dtype=np.int64))
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"reset": "zero"}, "reset must be one of"),
-    ({"beta": 0.0}, r"beta .* must be in \(0, 1\], got 0.0"),
-    ({"beta": 1.5}, r"beta .* must be in \(0, 1\], got 1.5"),
-    ({"beta": -0.5}, r"beta .* must be in \(0, 1\]"),
-    ({"beta": float("nan")}, r"beta \(the leak factor\) must be a finite number, got nan"),
-    ({"threshold": float("inf")}, "threshold must be a finite number, got inf"),
-    ({"rest": 1.0}, r"rest \(1.0\) must be below threshold \(1.0\)"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"reset": "zero"}, "reset must be one of"),
+        ({"beta": 0.0}, r"beta .* must be in \(0, 1\], got 0.0"),
+        ({"beta": 1.5}, r"beta .* must be in \(0, 1\], got 1.5"),
+        ({"beta": -0.5}, r"beta .* must be in \(0, 1\]"),
+        ({"beta": float("nan")}, r"beta \(the leak factor\) must be a finite number, got nan"),
+        ({"threshold": float("inf")}, "threshold must be a finite number, got inf"),
+        ({"rest": 1.0}, r"rest \(1.0\) must be below threshold \(1.0\)"),
+    ],
+)
 def test_bad_neuron_options(options, match):
     options = {"beta": 0.9, **options}
     with pytest.raises(ValueError, match=match):
@@ -370,12 +411,15 @@ def test_bad_neuron_options(options, match):
         lif(ns.Tensor(np.zeros((1, 2, 3))), **options)
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"threshold": "1"}, r"threshold must be a real number, got '1' \(str\)"),
-    ({"threshold": True}, r"threshold must be a real number, got True \(bool\)"),
-    ({"detach_reset": 1}, "detach_reset must be True or False, got 1"),
-    ({"surrogate": np.tanh}, "surrogate must be a numsnn.surrogate.Surrogate"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"threshold": "1"}, r"threshold must be a real number, got '1' \(str\)"),
+        ({"threshold": True}, r"threshold must be a real number, got True \(bool\)"),
+        ({"detach_reset": 1}, "detach_reset must be True or False, got 1"),
+        ({"surrogate": np.tanh}, "surrogate must be a numsnn.surrogate.Surrogate"),
+    ],
+)
 def test_neuron_options_of_the_wrong_type(options, match):
     with pytest.raises(TypeError, match=match):
         LIF(0.9, **options)

@@ -15,8 +15,9 @@ from numsnn.optim import SGD, Adam, StepLR
 
 def make_model(seed=0, hidden=5):
     rng = np.random.default_rng(seed)
-    return ns.nn.Sequential(ns.nn.Linear(4, hidden, bias=True, rng=rng), ns.nn.LIF(beta=0.9),
-                            ns.nn.Linear(hidden, 3, rng=rng))
+    return ns.nn.Sequential(
+        ns.nn.Linear(4, hidden, bias=True, rng=rng), ns.nn.LIF(beta=0.9), ns.nn.Linear(hidden, 3, rng=rng)
+    )
 
 
 def trained(seed=0):
@@ -65,7 +66,7 @@ def test_round_trip(tmp_path):
     assert_states_equal(fresh_model.state_dict(), model.state_dict())
     assert_states_equal(fresh_optimizer.state_dict(), optimizer.state_dict())
     assert fresh_scheduler.state_dict() == scheduler.state_dict()
-    assert fresh_optimizer.lr == optimizer.lr == 0.05 * 0.5 ** 2
+    assert fresh_optimizer.lr == optimizer.lr == 0.05 * 0.5**2
 
 
 def test_model_only(tmp_path):
@@ -87,8 +88,14 @@ def test_file_is_plain_npz_without_pickle(tmp_path):
     assert not [key for key, a in arrays.items() if a.dtype.hasobject]
     assert arrays["format_version"] == FORMAT_VERSION
     assert json.loads(arrays["meta"].item())["epoch"] == 2
-    assert {"model/0.weight", "model/0.bias", "model/2.weight", "optimizer/lr", "optimizer/state.0.exp_avg",
-            "scheduler/last_epoch"} <= arrays.keys()
+    assert {
+        "model/0.weight",
+        "model/0.bias",
+        "model/2.weight",
+        "optimizer/lr",
+        "optimizer/state.0.exp_avg",
+        "scheduler/last_epoch",
+    } <= arrays.keys()
     np.testing.assert_array_equal(arrays["model/2.weight"], model[2].weight.data)
 
 
@@ -136,7 +143,7 @@ def test_missing_file(tmp_path):
 def test_truncated_file(tmp_path, keep):
     good = save_checkpoint(tmp_path / "good.npz", *trained(), epoch=2).read_bytes()
     path = tmp_path / "cut.npz"
-    path.write_bytes(good[:int(keep * len(good))])
+    path.write_bytes(good[: int(keep * len(good))])
     with pytest.raises(ValueError, match="cut.npz is not a readable .npz file"):
         load_checkpoint(path)
 
@@ -163,15 +170,20 @@ def test_npy_and_pickled_files(tmp_path):
 META = np.array(json.dumps({"config": None, "metrics": None, "epoch": None}))
 
 
-@pytest.mark.parametrize("arrays, match", [
-    ({"weights": np.ones(3)}, r"missing keys \['format_version', 'meta'\] \(found \['weights'\]\)"),
-    ({"format_version": 99, "meta": META}, "format_version is 99, this numsnn reads 1 .*newer"),
-    ({"format_version": 1.0, "meta": META}, "format_version should be a 0-d integer"),
-    ({"format_version": 1, "meta": np.array("{not json")}, "bad meta entry"),
-    ({"format_version": 1, "meta": np.array('{"epoch": 3}')},
-     r"bad meta entry: .*keys config, metrics, epoch, got keys \['epoch'\]"),
-    ({"format_version": 1, "meta": META, "model/w": np.ones(2), "extra": np.ones(2)}, "unexpected key 'extra'"),
-])
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        ({"weights": np.ones(3)}, r"missing keys \['format_version', 'meta'\] \(found \['weights'\]\)"),
+        ({"format_version": 99, "meta": META}, "format_version is 99, this numsnn reads 1 .*newer"),
+        ({"format_version": 1.0, "meta": META}, "format_version should be a 0-d integer"),
+        ({"format_version": 1, "meta": np.array("{not json")}, "bad meta entry"),
+        (
+            {"format_version": 1, "meta": np.array('{"epoch": 3}')},
+            r"bad meta entry: .*keys config, metrics, epoch, got keys \['epoch'\]",
+        ),
+        ({"format_version": 1, "meta": META, "model/w": np.ones(2), "extra": np.ones(2)}, "unexpected key 'extra'"),
+    ],
+)
 def test_wrong_keys(tmp_path, arrays, match):
     path = tmp_path / "other.npz"
     np.savez(path, **arrays)
@@ -182,8 +194,11 @@ def test_wrong_keys(tmp_path, arrays, match):
 # --- restoring into objects that do not fit ------------------------------------------------
 def test_restore_into_other_shapes_names_key_and_shapes(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt.npz", make_model(hidden=5))
-    with pytest.raises(ValueError, match=r"ckpt.npz does not fit the model: .*0.weight: expected shape \(7, 4\), "
-                                         r"got \(5, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"ckpt.npz does not fit the model: .*0.weight: expected shape \(7, 4\), "
+        r"got \(5, 4\)",
+    ):
         load_checkpoint(path).restore(make_model(hidden=7))
 
 
@@ -198,7 +213,7 @@ def test_failed_restore_changes_nothing(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt.npz", model, optimizer, scheduler)
     target = make_model(seed=1)
     before = target.state_dict()
-    sgd = SGD(target.parameters(), lr=0.1)   # the checkpoint holds Adam state
+    sgd = SGD(target.parameters(), lr=0.1)  # the checkpoint holds Adam state
     with pytest.raises(ValueError, match=r"ckpt.npz does not fit the optimizer: .*missing keys \['momentum'"):
         load_checkpoint(path).restore(target, sgd)
     assert_states_equal(target.state_dict(), before)

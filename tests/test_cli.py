@@ -66,6 +66,7 @@ def trained(tmp_path_factory):
 
 # --- train ------------------------------------------------------------------------------------------------------
 
+
 def test_train_end_to_end(trained):
     out, status, stdout, stderr = trained
     assert status == 0, stderr
@@ -111,8 +112,14 @@ def test_metrics_csv_agrees_with_json(trained):
 def test_module_entry_point(tmp_path):
     """`python -m numsnn` in a fresh interpreter, with the uninstalled package on PYTHONPATH."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    result = subprocess.run([sys.executable, "-m", "numsnn", "train", *TINY, "--epochs", "1", "--no-plots"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "numsnn", "train", *TINY, "--epochs", "1", "--no-plots"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     run = tmp_path / "runs" / "run-001"
@@ -135,6 +142,7 @@ def test_default_output_folders_are_never_reused(tmp_path, monkeypatch, capsys):
 
 
 # --- evaluate and show ------------------------------------------------------------------------------------------
+
 
 def test_evaluate_reports_the_training_accuracy(trained, capsys):
     out, _, stdout, _ = trained
@@ -169,12 +177,25 @@ def test_show_index_out_of_range(trained, tmp_path, capsys, index):
 
 # --- resume and Ctrl-C ------------------------------------------------------------------------------------------
 
+
 def test_resume_is_bit_identical(tmp_path, capsys):
     options = ["--no-plots", "--encoder", "poisson"]  # Poisson: the encoding RNG must continue correctly too
     assert _train(tmp_path / "whole", "--epochs", "2", *options) == 0
     assert _train(tmp_path / "split", "--epochs", "1", *options) == 0
-    assert main(["train", "--resume", str(tmp_path / "split" / "checkpoint.npz"), "--epochs", "2",
-                 "--no-progress", "--no-plots"]) == 0  # writes next to the checkpoint it resumes
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(tmp_path / "split" / "checkpoint.npz"),
+                "--epochs",
+                "2",
+                "--no-progress",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )  # writes next to the checkpoint it resumes
 
     whole, split = (load_checkpoint(tmp_path / name / "checkpoint.npz") for name in ("whole", "split"))
     assert whole.epoch == split.epoch == 2
@@ -214,6 +235,7 @@ def _interrupt_in_epoch(monkeypatch, when: int, at_step: int = 2):
         def stop(info):
             if info.step == at_step:
                 raise KeyboardInterrupt
+
         return real(*args, epoch=epoch, callback=stop if epoch == when else callback, **kwargs)
 
     monkeypatch.setattr(numsnn.train, "train_epoch", train_epoch)
@@ -265,23 +287,27 @@ def test_train_refuses_to_overwrite_a_run(trained, tmp_path, capsys):
 
 # --- bad input --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv, named", [
-    (["train", "--bogus"], "--bogus"),
-    (["train", "--epochs", "0"], "--epochs"),
-    (["train", "--epochs", "2.5"], "--epochs"),
-    (["train", "--lr", "abc"], "--lr"),
-    (["train", "--lr", "nan"], "--lr"),
-    (["train", "--lr", "inf"], "--lr"),
-    (["train", "--lr", "-0.1"], "--lr"),
-    (["train", "--encoder", "bogus"], "--encoder"),
-    (["train", "--loss", "nll"], "--loss"),
-    (["train", "--seed", "-1"], "--seed"),
-    (["train", "-T", "0"], "-T"),
-    (["show", "x.npz", "--index", "-1"], "--index"),
-    (["evaluate"], "checkpoint"),
-    (["fit"], "fit"),
-    ([], "command"),
-])
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["train", "--bogus"], "--bogus"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--epochs", "2.5"], "--epochs"),
+        (["train", "--lr", "abc"], "--lr"),
+        (["train", "--lr", "nan"], "--lr"),
+        (["train", "--lr", "inf"], "--lr"),
+        (["train", "--lr", "-0.1"], "--lr"),
+        (["train", "--encoder", "bogus"], "--encoder"),
+        (["train", "--loss", "nll"], "--loss"),
+        (["train", "--seed", "-1"], "--seed"),
+        (["train", "-T", "0"], "-T"),
+        (["show", "x.npz", "--index", "-1"], "--index"),
+        (["evaluate"], "checkpoint"),
+        (["fit"], "fit"),
+        ([], "command"),
+    ],
+)
 def test_bad_options_give_one_line_and_status_2(tmp_path, monkeypatch, capsys, argv, named):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -310,8 +336,10 @@ def test_bad_checkpoints_give_one_line_and_status_1(tmp_path, capsys, command):
     save_checkpoint(foreign, reference_model(784, 16, 10, rng=0), config={"hidden": 16}, epoch=1)
     bare = save_checkpoint(tmp_path / "bare.npz", reference_model(784, 16, 10, rng=0))
     for path in (tmp_path / "missing.npz", corrupt, foreign, bare):
-        assert main([command, str(path), "--out", str(tmp_path / "out")] if command == "show"
-                    else [command, str(path)]) == 1, path
+        assert (
+            main([command, str(path), "--out", str(tmp_path / "out")] if command == "show" else [command, str(path)])
+            == 1
+        ), path
         assert str(path) in _one_line(capsys.readouterr().err)
 
 
@@ -324,9 +352,26 @@ def test_resume_from_a_foreign_checkpoint(tmp_path, capsys):
 def test_help_lists_the_options(capsys):
     assert main(["train", "--help"]) == 0
     text = capsys.readouterr().out
-    for option in ("--dataset", "--data-dir", "--epochs", "--time-steps", "--batch-size", "--encoder", "--loss",
-                   "--optimizer", "--lr", "--momentum", "--weight-decay", "--schedule", "--hidden", "--seed",
-                   "--out", "--resume", "--no-progress", "--no-plots"):
+    for option in (
+        "--dataset",
+        "--data-dir",
+        "--epochs",
+        "--time-steps",
+        "--batch-size",
+        "--encoder",
+        "--loss",
+        "--optimizer",
+        "--lr",
+        "--momentum",
+        "--weight-decay",
+        "--schedule",
+        "--hidden",
+        "--seed",
+        "--out",
+        "--resume",
+        "--no-progress",
+        "--no-plots",
+    ):
         assert option in text
     assert main(["--help"]) == 0
     text = capsys.readouterr().out

@@ -33,6 +33,7 @@ def files_in(folder):
 
 # ------------------------------------------------------------------------------------------------- IDX
 
+
 def test_write_idx_header_by_hand(tmp_path):
     write_idx(tmp_path / "a.idx", np.array([[1, 2, 3], [4, 5, 255]], dtype=np.uint8))
     expected = b"\x00\x00\x08\x02" + b"\x00\x00\x00\x02" + b"\x00\x00\x00\x03" + bytes([1, 2, 3, 4, 5, 255])
@@ -137,6 +138,7 @@ def test_read_idx_checks_sha256(tmp_path):
 
 # ------------------------------------------------------------------------------------------------- bundled subset
 
+
 def test_bundled_subset():
     for split, n in (("train", 10_000), ("test", 2_000)):
         images, labels = load_mnist(split)
@@ -179,6 +181,7 @@ def test_load_mnist_argument_errors(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- local files
+
 
 def fake_mnist(folder, n_train=12, n_test=7, seed=0, gz=True):
     """Small random MNIST-shaped IDX files in ``folder``; returns ({name: array}, {name: sha256})."""
@@ -266,6 +269,7 @@ def test_no_download_and_empty_cache(isolated_env):
 
 # ------------------------------------------------------------------------------------------------- download
 
+
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     """An HTTP server on 127.0.0.1 serving tmp_path/www from a background thread; records request paths."""
@@ -294,8 +298,9 @@ def server(tmp_path, monkeypatch):
 
 def test_download_verify_cache_and_load(server, isolated_env):
     arrays, checksums = fake_mnist(server.www / "m1")
-    images, labels = load_mnist("train", source="full", mirrors=[f"{server.url}/m1/"], checksums=checksums,
-                                progress=False)
+    images, labels = load_mnist(
+        "train", source="full", mirrors=[f"{server.url}/m1/"], checksums=checksums, progress=False
+    )
     np.testing.assert_array_equal(images, arrays[TRAIN[0]])
     np.testing.assert_array_equal(labels, arrays[TRAIN[1]])
     assert sorted(server.requests) == sorted(f"/m1/{name}.gz" for name in TRAIN)
@@ -305,8 +310,9 @@ def test_download_verify_cache_and_load(server, isolated_env):
 
     # Second call: served from the cache, no request reaches the server.
     server.requests.clear()
-    images, labels = load_mnist("train", source="full", mirrors=[f"{server.url}/m1/"], checksums=checksums,
-                                download=False)
+    images, labels = load_mnist(
+        "train", source="full", mirrors=[f"{server.url}/m1/"], checksums=checksums, download=False
+    )
     np.testing.assert_array_equal(images, arrays[TRAIN[0]])
     assert server.requests == []
 
@@ -382,6 +388,7 @@ def test_cached_file_with_wrong_contents_is_reported(server, isolated_env):
 
 # ------------------------------------------------------------------------------------------------- full MNIST
 
+
 @pytest.mark.mnist
 def test_full_mnist(mnist_dir):
     images, labels = load_mnist("train", source="full", root=mnist_dir, download=False)
@@ -402,6 +409,7 @@ def test_full_mnist_from_numsnn_data(mnist_dir, monkeypatch, isolated_env):
 
 
 # ------------------------------------------------------------------------------------------------- batches
+
 
 def test_dataloader_covers_every_sample_once():
     x = np.arange(23 * 2).reshape(23, 2)

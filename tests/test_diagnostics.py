@@ -41,9 +41,9 @@ def test_firing_rate_over_everything_and_per_neuron(spikes):
 
 
 def test_silent_and_saturated_fractions(spikes):
-    assert silent_fraction(spikes) == 0.25     # neuron 2
+    assert silent_fraction(spikes) == 0.25  # neuron 2
     assert saturated_fraction(spikes) == 0.25  # neuron 0; neuron 3 misses all of sample 0
-    assert silent_fraction(np.zeros((1, 3, 2, 2))) == 1.0   # feature axes beyond one count as neurons
+    assert silent_fraction(np.zeros((1, 3, 2, 2))) == 1.0  # feature axes beyond one count as neurons
     assert saturated_fraction(np.ones((1, 3, 2, 2))) == 1.0
 
 
@@ -61,12 +61,15 @@ def test_surrogate_window_fraction():
     assert surrogate_window_fraction(u, 5.0, Triangle(1.0)) == 0.0  # all far below the threshold
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    (np.zeros((5, 3)), ValueError, r"\[N, T, \.\.\.features\].*shape \(5, 3\)"),
-    (np.full((1, 2, 3), 2.0), ValueError, "spikes must lie in"),
-    (np.full((1, 2, 3), np.nan), ValueError, "NaN"),
-    (np.array([[["a"]]]), TypeError, "numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.zeros((5, 3)), ValueError, r"\[N, T, \.\.\.features\].*shape \(5, 3\)"),
+        (np.full((1, 2, 3), 2.0), ValueError, "spikes must lie in"),
+        (np.full((1, 2, 3), np.nan), ValueError, "NaN"),
+        (np.array([[["a"]]]), TypeError, "numeric"),
+    ],
+)
 def test_bad_spikes_are_named(bad, error, match):
     with pytest.raises(error, match=match):
         firing_rate(bad)
@@ -96,7 +99,7 @@ def test_layer_report_of_a_recorded_model():
     assert hidden["neurons"] == 64
     assert hidden["firing_rate"] == pytest.approx(traces["1"].s.mean())
     assert hidden["silent_fraction"] == pytest.approx(np.mean(traces["1"].s.sum(axis=(0, 1)) == 0))
-    window = (np.abs(traces["1"].u - 1.0) <= np.arccosh(np.sqrt(10)) / 2)  # Sigmoid(4): f'/f'(0) >= 0.1
+    window = np.abs(traces["1"].u - 1.0) <= np.arccosh(np.sqrt(10)) / 2  # Sigmoid(4): f'/f'(0) >= 0.1
     assert hidden["surrogate_window_fraction"] == pytest.approx(window.mean())
     assert before["1"]["gu_rms"] is None
     assert hidden["gu_rms"] == pytest.approx(np.sqrt(np.mean(traces["1"].gu.astype(np.float64) ** 2)))

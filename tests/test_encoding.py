@@ -8,11 +8,15 @@ from numsnn import encoding
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(3, 784), (3, 28, 28), (0, 5)])
-@pytest.mark.parametrize("encode", [
-    lambda x, T: encoding.poisson(x, T, rng=0),
-    encoding.direct,
-    encoding.latency,
-], ids=["poisson", "direct", "latency"])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda x, T: encoding.poisson(x, T, rng=0),
+        encoding.direct,
+        encoding.latency,
+    ],
+    ids=["poisson", "direct", "latency"],
+)
 def test_shape_and_dtype(encode, shape, dtype):
     x = np.random.default_rng(1).random(shape).astype(dtype)
     out = encode(x, 7)
@@ -46,8 +50,7 @@ def test_poisson_draws_are_independent():
 def test_poisson_seeding():
     x = np.random.default_rng(0).random((4, 30))
     np.testing.assert_array_equal(encoding.poisson(x, 10, rng=5), encoding.poisson(x, 10, rng=5))
-    np.testing.assert_array_equal(encoding.poisson(x, 10, rng=5),
-                                  encoding.poisson(x, 10, rng=np.random.default_rng(5)))
+    np.testing.assert_array_equal(encoding.poisson(x, 10, rng=5), encoding.poisson(x, 10, rng=np.random.default_rng(5)))
     assert not np.array_equal(encoding.poisson(x, 10, rng=5), encoding.poisson(x, 10, rng=6))
     g = np.random.default_rng(5)
     assert not np.array_equal(encoding.poisson(x, 10, rng=g), encoding.poisson(x, 10, rng=g))  # g advances
@@ -99,9 +102,15 @@ def test_latency_single_step():
     np.testing.assert_array_equal(out, [[[0, 1, 1]]])
 
 
-@pytest.mark.parametrize("encode", [
-    lambda x, T: encoding.poisson(x, T, rng=0), encoding.direct, encoding.latency,
-], ids=["poisson", "direct", "latency"])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda x, T: encoding.poisson(x, T, rng=0),
+        encoding.direct,
+        encoding.latency,
+    ],
+    ids=["poisson", "direct", "latency"],
+)
 def test_validation(encode):
     with pytest.raises(TypeError, match="to_float"):
         encode(np.zeros((2, 3), dtype=np.uint8), 5)

@@ -100,12 +100,15 @@ def test_table_and_columns():
     assert repr(e) == str(e)
 
 
-@pytest.mark.parametrize("x, gy, match", [
-    (np.zeros((2, 3)), None, r"sequence \[T\].*shape \(2, 3\)"),
-    ([], None, r"sequence \[T\]"),
-    ([0.5, np.nan], None, "non-finite x"),
-    ([0.5, 0.5], [1.0, 1.0, 1.0], r"gy with the shape of x \(2,\)"),
-])
+@pytest.mark.parametrize(
+    "x, gy, match",
+    [
+        (np.zeros((2, 3)), None, r"sequence \[T\].*shape \(2, 3\)"),
+        ([], None, r"sequence \[T\]"),
+        ([0.5, np.nan], None, "non-finite x"),
+        ([0.5, 0.5], [1.0, 1.0, 1.0], r"gy with the shape of x \(2,\)"),
+    ],
+)
 def test_bad_input_is_named(x, gy, match):
     with pytest.raises(ValueError, match=match):
         explain(x, gy)

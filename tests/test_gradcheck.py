@@ -25,7 +25,7 @@ class Square(ns.Function):
         return x * x
 
     def backward(self, gy):
-        x, = self.saved
+        (x,) = self.saved
         return self.factor * x * gy
 
 
@@ -59,6 +59,7 @@ def model_fn(x, W):
 
 
 # --- passing ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_passes_on_correct_ops(check):
@@ -101,6 +102,7 @@ def test_works_inside_no_grad():
 
 # --- failing ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("check", CHECKS)
 def test_fails_on_a_wrong_backward(check):
     x = f64((2, 3))
@@ -142,6 +144,7 @@ def test_tolerance_is_respected():
 
 # --- bad arguments ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("check", CHECKS)
 def test_rejects_float32(check):
     x = ns.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
@@ -178,6 +181,7 @@ def test_fn_must_return_a_tensor_depending_on_the_inputs(check):
 
 # --- pre-existing gradients ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("check", CHECKS)
 def test_restores_existing_grads(check):
     x, y = f64((2, 3), 1), f64((3,), 2)
@@ -202,6 +206,7 @@ def test_restores_existing_grads_when_fn_fails(check):
 
 
 # --- Modules ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("bias", [False, True])

@@ -7,10 +7,10 @@ import pytest
 
 import numsnn as ns
 from numsnn.autograd import ops
-from numsnn.nn.bptt import LIFFunction
-from numsnn.nn.recording import NeuronTrace
 from numsnn.nn import IF, LIF, Linear, Module, Parameter, Sequential, TimeDistributed, reference_model
+from numsnn.nn.bptt import LIFFunction
 from numsnn.nn.losses import ce_count_loss, mse_rate_loss
+from numsnn.nn.recording import NeuronTrace
 from numsnn.surrogate import ATan, Sigmoid
 
 
@@ -27,6 +27,7 @@ def small_model(rng=0, dtype=np.float64):
 
 
 # --- record() -------------------------------------------------------------------------------
+
 
 def test_record_fills_traces_with_shapes_and_gradients():
     model = small_model()
@@ -127,6 +128,7 @@ def test_smooth_mode_switches_every_neuron_and_restores():
 
 # --- Module and Sequential ------------------------------------------------------------------
 
+
 def test_parameters_and_names():
     model = reference_model(rng=0)
     assert [name for name, _ in model.named_parameters()] == ["0.weight", "2.weight"]
@@ -190,15 +192,22 @@ def test_state_dict_round_trip():
     assert target[0].weight.data is weight  # copied into the existing array
 
 
-@pytest.mark.parametrize("change, messages", [
-    (lambda s: s.pop("2.weight"), ["missing keys ['2.weight']"]),
-    (lambda s: s.update({"4.weight": np.zeros(3)}), ["unexpected keys ['4.weight']"]),
-    (lambda s: s.update({"0.weight": np.zeros((16, 21))}), ["0.weight: expected shape (16, 20), got (16, 21)"]),
-    (lambda s: s.update({"2.weight": np.zeros((5, 16), np.float32)}),
-     ["2.weight: expected dtype float64, got float32"]),
-    (lambda s: (s.pop("0.weight"), s.update({"0.bias": np.zeros(16)})),
-     ["missing keys ['0.weight']", "unexpected keys ['0.bias']"]),
-])
+@pytest.mark.parametrize(
+    "change, messages",
+    [
+        (lambda s: s.pop("2.weight"), ["missing keys ['2.weight']"]),
+        (lambda s: s.update({"4.weight": np.zeros(3)}), ["unexpected keys ['4.weight']"]),
+        (lambda s: s.update({"0.weight": np.zeros((16, 21))}), ["0.weight: expected shape (16, 20), got (16, 21)"]),
+        (
+            lambda s: s.update({"2.weight": np.zeros((5, 16), np.float32)}),
+            ["2.weight: expected dtype float64, got float32"],
+        ),
+        (
+            lambda s: (s.pop("0.weight"), s.update({"0.bias": np.zeros(16)})),
+            ["missing keys ['0.weight']", "unexpected keys ['0.bias']"],
+        ),
+    ],
+)
 def test_load_state_dict_errors(change, messages):
     model = small_model()
     before = model.state_dict()
@@ -221,8 +230,10 @@ def test_repr_like_pytorch():
         "  (3): IF(threshold=1.0, rest=0.0, reset='rest', surrogate=Sigmoid(alpha=4.0))\n"
         ")"
     )
-    nested = Sequential(TimeDistributed(Linear(2, 3, bias=True, rng=0)),
-                        LIF(0.5, reset="subtract", detach_reset=True, smooth=True, surrogate=ATan()))
+    nested = Sequential(
+        TimeDistributed(Linear(2, 3, bias=True, rng=0)),
+        LIF(0.5, reset="subtract", detach_reset=True, smooth=True, surrogate=ATan()),
+    )
     assert repr(nested) == (
         "Sequential(\n"
         "  (0): TimeDistributed(\n"
@@ -275,6 +286,7 @@ def test_module_without_forward():
 
 # --- Linear and TimeDistributed -------------------------------------------------------------
 
+
 def test_linear_init_and_shape():
     layer = Linear(400, 300, rng=np.random.default_rng(0))
     bound = 1 / np.sqrt(400)
@@ -309,8 +321,9 @@ def test_linear_wrong_feature_size(shape):
         Linear(12, 9, rng=0)(np.zeros(shape, dtype=np.float32))
 
 
-@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("4", TypeError),
-                                        (True, TypeError)])
+@pytest.mark.parametrize(
+    "bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("4", TypeError), (True, TypeError)]
+)
 def test_linear_bad_sizes(bad, error):
     match = "must be a positive integer" if error is ValueError else "must be an integer, got"
     with pytest.raises(error, match=match):
@@ -345,6 +358,7 @@ def test_time_distributed_rejects_input_without_time():
 
 # --- errors of neurons inside models ---------------------------------------------------------
 
+
 def test_model_fed_images_without_time_axis():
     with pytest.raises(ValueError, match=r"\[N, T, \.\.\.features\].*got shape \(2, 16\)"):
         small_model()(np.zeros((2, 20)))
@@ -358,11 +372,14 @@ def test_neuron_fed_nan_or_inf():
             LIF(0.5)(x)
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"reset": "soft"}, r"reset must be one of \('rest', 'subtract', 'none'\), got 'soft'"),
-    ({"beta": 0}, r"beta \(the leak factor\) must be in \(0, 1\], got 0"),
-    ({"beta": 1.01}, r"must be in \(0, 1\], got 1.01"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"reset": "soft"}, r"reset must be one of \('rest', 'subtract', 'none'\), got 'soft'"),
+        ({"beta": 0}, r"beta \(the leak factor\) must be in \(0, 1\], got 0"),
+        ({"beta": 1.01}, r"must be in \(0, 1\], got 1.01"),
+    ],
+)
 def test_bad_neuron_arguments(options, match):
     with pytest.raises(ValueError, match=match):
         LIF(**{"beta": 0.5, **options})
@@ -375,6 +392,7 @@ def test_non_positive_alpha():
 
 
 # --- losses ---------------------------------------------------------------------------------
+
 
 def spikes_and_labels(seed=0):
     rng = np.random.default_rng(seed)
@@ -425,14 +443,21 @@ def test_loss_keeps_float32(loss):
 
 
 @pytest.mark.parametrize("loss", [mse_rate_loss, ce_count_loss])
-@pytest.mark.parametrize("labels, error, match", [
-    (np.array([0, 3, 1, 1, 4]), ValueError, r"labels must be in \[0, 4\) for 4 output neurons, got values from 0 to 4"),
-    (np.array([0, -1, 1, 1, 2]), ValueError, r"labels must be in \[0, 4\).*from -1 to 2"),
-    (np.array([0.0, 3, 1, 1, 2]), TypeError, "labels must be integers, got dtype float64"),
-    (np.array([True, False, True, True, False]), TypeError, "labels must be integers, got dtype bool"),
-    (np.array([0, 3, 1, 1]), ValueError, r"labels must have shape \(5,\) to match the batch, got \(4,\)"),
-    (np.array([[0, 3, 1, 1, 2]]), ValueError, r"labels must have shape \(5,\) to match the batch, got \(1, 5\)"),
-])
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        (
+            np.array([0, 3, 1, 1, 4]),
+            ValueError,
+            r"labels must be in \[0, 4\) for 4 output neurons, got values from 0 to 4",
+        ),
+        (np.array([0, -1, 1, 1, 2]), ValueError, r"labels must be in \[0, 4\).*from -1 to 2"),
+        (np.array([0.0, 3, 1, 1, 2]), TypeError, "labels must be integers, got dtype float64"),
+        (np.array([True, False, True, True, False]), TypeError, "labels must be integers, got dtype bool"),
+        (np.array([0, 3, 1, 1]), ValueError, r"labels must have shape \(5,\) to match the batch, got \(4,\)"),
+        (np.array([[0, 3, 1, 1, 2]]), ValueError, r"labels must have shape \(5,\) to match the batch, got \(1, 5\)"),
+    ],
+)
 def test_loss_bad_labels(loss, labels, error, match):
     with pytest.raises(error, match=match):
         loss(spikes_and_labels()[0], labels)
@@ -446,6 +471,7 @@ def test_loss_bad_spikes(loss, shape):
 
 
 # --- metrics --------------------------------------------------------------------------------
+
 
 def test_predict_tie_rule():
     s = np.zeros((4, 3, 3))
@@ -466,6 +492,7 @@ def test_predict_tie_rule():
 
 # --- the reference model --------------------------------------------------------------------
 
+
 def reference_run(seed):
     model = reference_model(rng=seed)
     x = spikes_in((4, 12, 784), p=0.3, seed=5)
@@ -482,8 +509,9 @@ def test_same_seed_same_everything():
         np.testing.assert_array_equal(a, b)
     for a, b in zip(first[1:], other[1:], strict=True):
         assert not np.array_equal(a, b)
-    np.testing.assert_array_equal(reference_model(rng=np.random.default_rng(3))[0].weight.data,
-                                  reference_model(rng=3)[0].weight.data)
+    np.testing.assert_array_equal(
+        reference_model(rng=np.random.default_rng(3))[0].weight.data, reference_model(rng=3)[0].weight.data
+    )
 
 
 def test_reference_model_full_batch_float32():

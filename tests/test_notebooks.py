@@ -45,8 +45,11 @@ def test_there_are_tutorials():
 def test_notebook_is_committed_stripped(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, cell in enumerate(nb.cells)
-             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    dirty = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
     assert not dirty, f"{path.name}: code cells {dirty} have outputs or an execution count; strip them"
     assert nb.metadata.kernelspec.name == NATIVE_KERNEL_NAME
 
@@ -61,14 +64,24 @@ def test_notebook_runs(path, monkeypatch):
     # An extra last cell, in this in-memory copy only, reports which numsnn the kernel imported.
     nb.cells.append(nbformat.v4.new_code_cell("import numsnn\nprint(numsnn.__file__, end='')"))
 
-    client = NotebookClient(nb, timeout=600, kernel_name=NATIVE_KERNEL_NAME, km=_kernel_manager(),
-                            resources={"metadata": {"path": str(TUTORIALS)}})
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name=NATIVE_KERNEL_NAME,
+        km=_kernel_manager(),
+        resources={"metadata": {"path": str(TUTORIALS)}},
+    )
     client.execute(cleanup_kc=True)  # raises CellExecutionError, naming the cell, if any cell fails
 
     probe = nb.cells.pop()
     imported = "".join(out.text for out in probe.outputs if out.get("name") == "stdout")
     assert Path(imported).resolve() == Path(numsnn.__file__).resolve(), f"the kernel imported {imported}"
     if _plots(nb):
-        pngs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-                if "image/png" in out.get("data", {})]
+        pngs = [
+            out
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            for out in cell.outputs
+            if "image/png" in out.get("data", {})
+        ]
         assert pngs, f"{path.name} plots but shows no image/png output"

@@ -44,6 +44,7 @@ def rng():
 
 # --- sum_to --------------------------------------------------------------------------------
 
+
 def test_sum_to_sums_added_leading_axes():
     np.testing.assert_array_equal(sum_to(np.ones((2, 3)), (3,)), [2.0, 2.0, 2.0])
 
@@ -64,8 +65,10 @@ def test_sum_to_scalar_and_identity():
 
 # --- elementwise arithmetic ----------------------------------------------------------------
 
-@pytest.mark.parametrize("op, np_op", [(ops.add, np.add), (ops.sub, np.subtract),
-                                       (ops.mul, np.multiply), (ops.div, np.divide)])
+
+@pytest.mark.parametrize(
+    "op, np_op", [(ops.add, np.add), (ops.sub, np.subtract), (ops.mul, np.multiply), (ops.div, np.divide)]
+)
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1, 4), (5, 4)), ((4,), (2, 3, 1)), ((), (2, 3))])
 def test_binary_ops_forward_and_gradients(op, np_op, shapes, rng):
     a, b = away_from_zero(shapes[0], rng), away_from_zero(shapes[1], rng)
@@ -100,18 +103,20 @@ def test_neg(rng):
 @pytest.mark.parametrize("p", [2, 3, 0.5, -1.5, 1])
 def test_pow_scalar_exponent(p, rng):
     x = leaf((2, 3), rng, 0.5, 2.0)
-    np.testing.assert_allclose((x ** p).data, x.data ** p, rtol=1e-15)
-    check(lambda x: x ** p, x)
+    np.testing.assert_allclose((x**p).data, x.data**p, rtol=1e-15)
+    check(lambda x: x**p, x)
 
 
 def test_pow_integer_exponent_on_negative_values(rng):
-    check(lambda x: x ** 3, leaf((4,), rng, -2.0, -0.5))
+    check(lambda x: x**3, leaf((4,), rng, -2.0, -0.5))
 
 
 # --- linear algebra ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)),
-                                    ((3, 4), (2, 4, 5))])
+
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((3, 4), (2, 4, 5))]
+)
 def test_matmul(shapes, rng):
     a, b = leaf(shapes[0], rng), leaf(shapes[1], rng)
     np.testing.assert_allclose((a @ b).data, np.matmul(a.data, b.data), rtol=1e-14)
@@ -220,6 +225,7 @@ def test_axis_out_of_range(name, axis):
 
 # --- shape and indexing --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(6, 4), (2, -1), (4, 3, 2), (24,)])
 def test_reshape(shape, rng):
     x = leaf((2, 3, 4), rng)
@@ -253,15 +259,15 @@ def test_T_reverses_axes(rng):
 
 
 INDICES = [
-    (slice(1, None), slice(None, None, 2)),     # basic slices
-    (0, 1),                                     # ints
-    (-1,),                                      # negative int
-    (None, Ellipsis, 1),                        # None and Ellipsis
-    (slice(None, None, -1), 0),                 # reversed
-    ([0, 2],),                                  # integer array
-    ([0, 0, 1],),                               # repeated index
-    ([0, 1, 1], [2, 0, 0]),                     # paired integer arrays, repeats
-    (slice(None), [3, 3, 0]),                   # slice and array
+    (slice(1, None), slice(None, None, 2)),  # basic slices
+    (0, 1),  # ints
+    (-1,),  # negative int
+    (None, Ellipsis, 1),  # None and Ellipsis
+    (slice(None, None, -1), 0),  # reversed
+    ([0, 2],),  # integer array
+    ([0, 0, 1],),  # repeated index
+    ([0, 1, 1], [2, 0, 0]),  # paired integer arrays, repeats
+    (slice(None), [3, 3, 0]),  # slice and array
 ]
 
 
@@ -312,10 +318,16 @@ def test_concatenate(axis, rng):
 
 # --- elementwise functions -----------------------------------------------------------------
 
-@pytest.mark.parametrize("name, np_fn, low", [
-    ("exp", np.exp, -2.0), ("log", np.log, 0.2), ("tanh", np.tanh, -2.0),
-    ("sigmoid", lambda v: 1 / (1 + np.exp(-v)), -4.0),
-])
+
+@pytest.mark.parametrize(
+    "name, np_fn, low",
+    [
+        ("exp", np.exp, -2.0),
+        ("log", np.log, 0.2),
+        ("tanh", np.tanh, -2.0),
+        ("sigmoid", lambda v: 1 / (1 + np.exp(-v)), -4.0),
+    ],
+)
 def test_smooth_elementwise(name, np_fn, low, rng):
     x = leaf((3, 4), rng, low, 3.0)
     np.testing.assert_allclose(getattr(x, name)().data, np_fn(x.data), rtol=1e-14)
@@ -348,8 +360,9 @@ def test_sigmoid_keeps_precision_in_the_far_negative_tail():
 
 def test_sigmoid_float32_extremes():
     info = np.finfo(np.float32)
-    x = ns.Tensor(np.array([info.max, info.min, info.tiny, -info.tiny, 1e4, -1e4], dtype=np.float32),
-                  requires_grad=True)
+    x = ns.Tensor(
+        np.array([info.max, info.min, info.tiny, -info.tiny, 1e4, -1e4], dtype=np.float32), requires_grad=True
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         y = x.sigmoid()
@@ -430,12 +443,13 @@ def test_log_softmax_is_stable_for_large_inputs():
 
 # --- reverse operators ---------------------------------------------------------------------
 
+
 def test_reverse_operators(rng):
     x = away_from_zero((3,), rng)
     for make, expected, gx in [
         (lambda x: 2 - x, 2 - x.data, -np.ones(3)),
         (lambda x: 2 * x, 2 * x.data, 2 * np.ones(3)),
-        (lambda x: 2 / x, 2 / x.data, -2 / x.data ** 2),
+        (lambda x: 2 / x, 2 / x.data, -2 / x.data**2),
         (lambda x: 2 + x, 2 + x.data, np.ones(3)),
     ]:
         x.zero_grad()
@@ -449,8 +463,13 @@ def test_reverse_operators(rng):
 def test_ndarray_on_the_left_returns_a_tensor(rng):
     x = leaf((2, 3), rng)
     a = rng.standard_normal((2, 3))
-    for y, expected in [(a + x, a + x.data), (a * x, a * x.data), (a - x, a - x.data),
-                        (a / x, a / x.data), (a.T @ x, a.T @ x.data)]:
+    for y, expected in [
+        (a + x, a + x.data),
+        (a * x, a * x.data),
+        (a - x, a - x.data),
+        (a / x, a / x.data),
+        (a.T @ x, a.T @ x.data),
+    ]:
         assert isinstance(y, ns.Tensor) and y.requires_grad
         np.testing.assert_allclose(y.data, expected)
 
@@ -465,14 +484,19 @@ def test_pow_rejects_a_tensor_or_array_exponent():
 
 # --- property-based: random shapes, broadcasting, axes -------------------------------------
 
+
 def grid_values(shape, rng):
     """|v| near a multiple of 1/4 in [0.5, 2] (within 0.025): away from 0 and from the clip bounds +-1.125."""
     magnitude = (rng.integers(2, 9, shape) + rng.uniform(-0.1, 0.1, shape)) / 4
     return magnitude * rng.choice([-1.0, 1.0], shape)
 
 
-BINARY = {"add": (ops.add, np.add), "sub": (ops.sub, np.subtract), "mul": (ops.mul, np.multiply),
-          "div": (ops.div, np.divide)}
+BINARY = {
+    "add": (ops.add, np.add),
+    "sub": (ops.sub, np.subtract),
+    "mul": (ops.mul, np.multiply),
+    "div": (ops.div, np.divide),
+}
 UNARY = {
     "neg": (ops.neg, np.negative),
     "exp": (ops.exp, np.exp),
@@ -481,7 +505,7 @@ UNARY = {
     "tanh": (ops.tanh, np.tanh),
     "relu": (ops.relu, lambda v: np.maximum(v, 0)),
     "clip": (lambda x: ops.clip(x, -1.125, 1.125), lambda v: np.clip(v, -1.125, 1.125)),
-    "square": (lambda x: x ** 2, np.square),
+    "square": (lambda x: x**2, np.square),
     "sqrt|x|": (lambda x: (x * x) ** 0.5, np.abs),
 }
 PAIRS = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_side=4)
@@ -522,8 +546,7 @@ def reduction_axes(draw, ndim):
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=SHAPES, data=st.data(), name=st.sampled_from(["sum", "mean", "max"]), keepdims=st.booleans(),
-       seed=SEEDS)
+@given(shape=SHAPES, data=st.data(), name=st.sampled_from(["sum", "mean", "max"]), keepdims=st.booleans(), seed=SEEDS)
 def test_reductions_on_random_axes(shape, data, name, keepdims, seed):
     axis = data.draw(reduction_axes(len(shape)))
     x = distinct(shape, np.random.default_rng(seed))
@@ -535,8 +558,7 @@ def test_reductions_on_random_axes(shape, data, name, keepdims, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(shapes=hnp.mutually_broadcastable_shapes(signature="(m,n),(n,p)->(m,p)", max_dims=2, max_side=3),
-       seed=SEEDS)
+@given(shapes=hnp.mutually_broadcastable_shapes(signature="(m,n),(n,p)->(m,p)", max_dims=2, max_side=3), seed=SEEDS)
 def test_matmul_on_random_batched_shapes(shapes, seed):
     rng = np.random.default_rng(seed)
     a, b = (leaf(s, rng) for s in shapes.input_shapes)

@@ -38,7 +38,7 @@ def test_sgd_plain_by_hand():
 def test_sgd_momentum_by_hand():
     lr, mu = 0.1, 0.9
     p1, p2, p3 = run(SGD([p := param()], lr=lr, momentum=mu), p, GRADS)
-    b1 = GRADS[0]                       # the first step starts the buffer at the gradient
+    b1 = GRADS[0]  # the first step starts the buffer at the gradient
     b2 = mu * b1 + GRADS[1]
     b3 = mu * b2 + GRADS[2]
     np.testing.assert_allclose(p1, P0 - lr * b1, rtol=1e-14)
@@ -54,7 +54,7 @@ def test_sgd_nesterov_by_hand():
     expected, w, b = [], P0.copy(), None
     for g in GRADS:
         b = g if b is None else mu * b + g
-        w = w - lr * (g + mu * b)       # look ahead along the updated buffer
+        w = w - lr * (g + mu * b)  # look ahead along the updated buffer
         expected.append(w)
     np.testing.assert_allclose(steps, expected, rtol=1e-14)
     np.testing.assert_allclose(steps[0], P0 - lr * 1.9 * GRADS[0], rtol=1e-14)
@@ -72,7 +72,7 @@ def test_sgd_momentum_and_weight_decay_by_hand():
     p1, p2 = run(SGD([p := param()], lr=lr, momentum=mu, weight_decay=wd), p, GRADS[:2])
     b1 = GRADS[0] + wd * P0
     np.testing.assert_allclose(p1, P0 - lr * b1, rtol=1e-14)
-    b2 = mu * b1 + GRADS[1] + wd * p1   # decay enters the buffer
+    b2 = mu * b1 + GRADS[1] + wd * p1  # decay enters the buffer
     np.testing.assert_allclose(p2, p1 - lr * b2, rtol=1e-14)
 
 
@@ -83,8 +83,8 @@ def adam_by_hand(p, grads, lr, beta1, beta2, eps, wd=0.0):
     for t, g in enumerate(grads, start=1):
         g = g + wd * p
         m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g ** 2
-        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
         out.append(p)
     return out
@@ -101,8 +101,9 @@ def test_adam_first_step_moves_by_lr_times_sign():
     # m_hat = g and v_hat = g^2 after one step, so the step is lr * g / (|g| + eps).
     lr, eps = 0.01, 1e-8
     (p1,) = run(Adam([p := param()], lr=lr, eps=eps), p, GRADS[:1])
-    np.testing.assert_allclose(p1, P0 - lr * np.sign(GRADS[0]) * np.abs(GRADS[0]) / (np.abs(GRADS[0]) + eps),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        p1, P0 - lr * np.sign(GRADS[0]) * np.abs(GRADS[0]) / (np.abs(GRADS[0]) + eps), rtol=1e-14
+    )
     np.testing.assert_allclose(np.abs(p1 - P0), lr, rtol=1e-6)
 
 
@@ -174,7 +175,7 @@ def test_step_after_backward_through_a_model():
 def test_grad_of_wrong_dtype_or_shape_is_an_error():
     p = param(dtype=np.float32)
     opt = SGD([p], lr=0.1)
-    p.grad = GRADS[0]                     # float64 grad for a float32 parameter
+    p.grad = GRADS[0]  # float64 grad for a float32 parameter
     with pytest.raises(ValueError, match=r"parameter 0 .*float32.*grad .*float64"):
         opt.step()
     p.grad = np.ones(4, dtype=np.float32)
@@ -193,13 +194,16 @@ def test_state_of_wrong_dtype_after_model_to_is_an_error():
         opt.step()
 
 
-@pytest.mark.parametrize("params, error, match", [
-    ([], ValueError, "empty parameter list"),
-    (ns.Tensor([1.0], requires_grad=True), TypeError, "got one Tensor"),
-    ([np.ones(3)], TypeError, "parameter 0 must be a Tensor, got ndarray"),
-    ([ns.Tensor([1.0])], ValueError, "requires_grad=True.*requires_grad=False"),
-    (5, TypeError, "iterable of tensors, got int"),
-])
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ([], ValueError, "empty parameter list"),
+        (ns.Tensor([1.0], requires_grad=True), TypeError, "got one Tensor"),
+        ([np.ones(3)], TypeError, "parameter 0 must be a Tensor, got ndarray"),
+        ([ns.Tensor([1.0])], ValueError, "requires_grad=True.*requires_grad=False"),
+        (5, TypeError, "iterable of tensors, got int"),
+    ],
+)
 def test_bad_params(params, error, match):
     with pytest.raises(error, match=match):
         SGD(params, lr=0.1)
@@ -211,18 +215,21 @@ def test_repeated_param_is_an_error():
         Adam([p, p])
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda ps: SGD(ps, lr=-0.1), "lr must be >= 0"),
-    (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum must be >= 0"),
-    (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay must be >= 0"),
-    (lambda ps: SGD(ps, lr=0.1, nesterov=True), "nesterov=True needs momentum > 0"),
-    (lambda ps: SGD(ps, lr=float("nan")), "lr must be a finite number"),
-    (lambda ps: Adam(ps, lr=-1e-3), "lr must be >= 0"),
-    (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"betas must both be in \[0, 1\)"),
-    (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"betas must both be in \[0, 1\)"),
-    (lambda ps: Adam(ps, betas=0.9), "pair"),
-    (lambda ps: Adam(ps, eps=0.0), "eps must be a positive finite number"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda ps: SGD(ps, lr=-0.1), "lr must be >= 0"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum must be >= 0"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay must be >= 0"),
+        (lambda ps: SGD(ps, lr=0.1, nesterov=True), "nesterov=True needs momentum > 0"),
+        (lambda ps: SGD(ps, lr=float("nan")), "lr must be a finite number"),
+        (lambda ps: Adam(ps, lr=-1e-3), "lr must be >= 0"),
+        (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"betas must both be in \[0, 1\)"),
+        (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"betas must both be in \[0, 1\)"),
+        (lambda ps: Adam(ps, betas=0.9), "pair"),
+        (lambda ps: Adam(ps, eps=0.0), "eps must be a positive finite number"),
+    ],
+)
 def test_bad_hyperparameters(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make([param()])
@@ -237,13 +244,16 @@ def test_lr_attribute_is_checked():
 
 
 # --- against torch.optim -------------------------------------------------------------------
-@pytest.mark.parametrize("name, kwargs", [
-    ("SGD", dict(lr=0.1)),
-    ("SGD", dict(lr=0.1, momentum=0.9)),
-    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)),
-    ("Adam", dict(lr=0.01)),
-    ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("SGD", dict(lr=0.1)),
+        ("SGD", dict(lr=0.1, momentum=0.9)),
+        ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)),
+        ("Adam", dict(lr=0.01)),
+        ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    ],
+)
 def test_matches_torch(name, kwargs):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
@@ -284,29 +294,34 @@ def test_cosine_annealing_lr():
     np.testing.assert_allclose(lrs, expected, rtol=1e-14)
     assert lrs[0] == base and lrs[T_max] == pytest.approx(eta_min, abs=1e-17)
     assert lrs[T_max // 2] == pytest.approx((base + eta_min) / 2, rel=1e-14)
-    assert all(a > b for a, b in zip(lrs[:T_max], lrs[1:T_max + 1], strict=True))
+    assert all(a > b for a, b in zip(lrs[:T_max], lrs[1 : T_max + 1], strict=True))
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda opt: StepLR(opt, step_size=0), "step_size must be a positive integer"),
-    (lambda opt: StepLR(opt, step_size=1.5), "step_size must be an integer"),
-    (lambda opt: StepLR(opt, step_size=2, gamma=0.0), "gamma must be a positive finite number"),
-    (lambda opt: CosineAnnealingLR(opt, T_max=0), "T_max must be a positive integer"),
-    (lambda opt: CosineAnnealingLR(opt, T_max=5, eta_min=-1.0), "eta_min must be >= 0"),
-    (lambda opt: StepLR("not an optimizer", step_size=2), "expects an Optimizer, got str"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda opt: StepLR(opt, step_size=0), "step_size must be a positive integer"),
+        (lambda opt: StepLR(opt, step_size=1.5), "step_size must be an integer"),
+        (lambda opt: StepLR(opt, step_size=2, gamma=0.0), "gamma must be a positive finite number"),
+        (lambda opt: CosineAnnealingLR(opt, T_max=0), "T_max must be a positive integer"),
+        (lambda opt: CosineAnnealingLR(opt, T_max=5, eta_min=-1.0), "eta_min must be >= 0"),
+        (lambda opt: StepLR("not an optimizer", step_size=2), "expects an Optimizer, got str"),
+    ],
+)
 def test_bad_schedule_arguments(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make(SGD([param()], lr=0.1))
 
 
-@pytest.mark.parametrize("name, kwargs", [("StepLR", dict(step_size=3, gamma=0.5)),
-                                          ("CosineAnnealingLR", dict(T_max=7, eta_min=0.01))])
+@pytest.mark.parametrize(
+    "name, kwargs", [("StepLR", dict(step_size=3, gamma=0.5)), ("CosineAnnealingLR", dict(T_max=7, eta_min=0.01))]
+)
 def test_schedules_match_torch(name, kwargs):
     torch = pytest.importorskip("torch")
     ours = getattr(optim, name)(SGD([param()], lr=0.1), **kwargs)
-    theirs = getattr(torch.optim.lr_scheduler, name)(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1),
-                                                     **kwargs)
+    theirs = getattr(torch.optim.lr_scheduler, name)(
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), **kwargs
+    )
     for _ in range(10):
         ours.step()
         theirs.optimizer.step()  # torch warns when the schedule steps before the optimizer
@@ -370,8 +385,15 @@ def test_state_dict_contents():
     adam = Adam([p], betas=(0.8, 0.9))
     run(adam, p, GRADS[:2])
     state = adam.state_dict()
-    assert sorted(state) == ["betas", "eps", "lr", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.step",
-                             "weight_decay"]
+    assert sorted(state) == [
+        "betas",
+        "eps",
+        "lr",
+        "state.0.exp_avg",
+        "state.0.exp_avg_sq",
+        "state.0.step",
+        "weight_decay",
+    ]
     assert state["state.0.step"] == 2 and state["betas"].tolist() == [0.8, 0.9]
 
 
@@ -382,18 +404,21 @@ def trained_adam(dtype=np.float64):
     return opt
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda s: s.pop("eps"), r"missing keys \['eps'\]"),
-    (lambda s: s.update({"state.1.exp_avg": np.zeros(3)}), r"unexpected keys \['state.1.exp_avg'\]"),
-    (lambda s: s.update({"momentum": 0.9}), r"unexpected keys \['momentum'\]"),
-    (lambda s: s.update({"state.0.exp_avg": np.zeros(4)}), r"state.0.exp_avg: expected shape \(3,\), got \(4,\)"),
-    (lambda s: s.update({"state.0.exp_avg_sq": np.zeros(3, np.float32)}), "expected dtype float64, got float32"),
-    (lambda s: s.pop("state.0.exp_avg_sq"), r"state.0: has \['exp_avg', 'step'\] but needs all"),
-    (lambda s: s.update({"betas": np.array([0.9, 1.5])}), r"betas must both be in \[0, 1\)"),
-    (lambda s: s.update({"betas": 0.9}), "betas: expected 2 numbers"),
-    (lambda s: s.update({"lr": "fast"}), "lr: expected a number"),
-    (lambda s: s.update({"state.0.step": 1.5}), "state.0.step: expected an integer"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda s: s.pop("eps"), r"missing keys \['eps'\]"),
+        (lambda s: s.update({"state.1.exp_avg": np.zeros(3)}), r"unexpected keys \['state.1.exp_avg'\]"),
+        (lambda s: s.update({"momentum": 0.9}), r"unexpected keys \['momentum'\]"),
+        (lambda s: s.update({"state.0.exp_avg": np.zeros(4)}), r"state.0.exp_avg: expected shape \(3,\), got \(4,\)"),
+        (lambda s: s.update({"state.0.exp_avg_sq": np.zeros(3, np.float32)}), "expected dtype float64, got float32"),
+        (lambda s: s.pop("state.0.exp_avg_sq"), r"state.0: has \['exp_avg', 'step'\] but needs all"),
+        (lambda s: s.update({"betas": np.array([0.9, 1.5])}), r"betas must both be in \[0, 1\)"),
+        (lambda s: s.update({"betas": 0.9}), "betas: expected 2 numbers"),
+        (lambda s: s.update({"lr": "fast"}), "lr: expected a number"),
+        (lambda s: s.update({"state.0.step": 1.5}), "state.0.step: expected an integer"),
+    ],
+)
 def test_load_state_dict_errors_say_what_differs(edit, match):
     state = trained_adam().state_dict()
     edit(state)

@@ -19,8 +19,10 @@ T = 6
 @pytest.fixture(autouse=True)
 def close_figures(monkeypatch):
     """Close every figure after each test, and fail any test whose code calls plt.show()."""
+
     def no_show(*args, **kwargs):
         raise AssertionError("plotting code must not call plt.show()")
+
     monkeypatch.setattr(plt, "show", no_show)
     yield
     plt.close("all")
@@ -79,6 +81,7 @@ def threshold_marks(bar):
 
 # --- membrane -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def one_layer():
     """An IF layer on input [N=2, T=10, M=3] that fires a few times, recorded."""
@@ -131,24 +134,28 @@ def test_membrane_into_given_axes(one_layer):
     assert art.u_points[0].axes is a and art.x_lines[0].axes is b
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda tr: plot.membrane(tr.u), ValueError, r"pass sample=i"),
-    (lambda tr: plot.membrane(tr.u[0], sample=0), ValueError, r"no batch axis"),
-    (lambda tr: plot.membrane(tr.u[0, :, 0], sample=0), ValueError, r"one neuron"),
-    (lambda tr: plot.membrane(tr.u[None]), ValueError, r"laid out \[T, M\] or \[N, T, M\]"),
-    (lambda tr: plot.membrane(tr.u, sample=5), IndexError, r"batch of 2"),
-    (lambda tr: plot.membrane(tr.u[0], spikes=tr.s[0, :5]), ValueError, r"same shape as u"),
-    (lambda tr: plot.membrane(tr.u[0], neurons=[3]), IndexError, r"out of range"),
-    (lambda tr: plot.membrane(np.zeros((5, 11), np.float32)), ValueError, r"11 neurons; choose"),
-    (lambda tr: plot.membrane(tr.u[0], x=tr.x[0], ax=plt.gca()), ValueError, r"ax=\(ax_u, ax_x\)"),
-    (lambda tr: plot.membrane(tr.u[0], ax=plt.subplots(2)[1]), ValueError, r"one Axes"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda tr: plot.membrane(tr.u), ValueError, r"pass sample=i"),
+        (lambda tr: plot.membrane(tr.u[0], sample=0), ValueError, r"no batch axis"),
+        (lambda tr: plot.membrane(tr.u[0, :, 0], sample=0), ValueError, r"one neuron"),
+        (lambda tr: plot.membrane(tr.u[None]), ValueError, r"laid out \[T, M\] or \[N, T, M\]"),
+        (lambda tr: plot.membrane(tr.u, sample=5), IndexError, r"batch of 2"),
+        (lambda tr: plot.membrane(tr.u[0], spikes=tr.s[0, :5]), ValueError, r"same shape as u"),
+        (lambda tr: plot.membrane(tr.u[0], neurons=[3]), IndexError, r"out of range"),
+        (lambda tr: plot.membrane(np.zeros((5, 11), np.float32)), ValueError, r"11 neurons; choose"),
+        (lambda tr: plot.membrane(tr.u[0], x=tr.x[0], ax=plt.gca()), ValueError, r"ax=\(ax_u, ax_x\)"),
+        (lambda tr: plot.membrane(tr.u[0], ax=plt.subplots(2)[1]), ValueError, r"one Axes"),
+    ],
+)
 def test_membrane_layout_errors(one_layer, call, error, match):
     with pytest.raises(error, match=match):
         call(one_layer)
 
 
 # --- raster ---------------------------------------------------------------------------------
+
 
 def test_raster_offsets_are_the_spike_coordinates():
     rng = np.random.default_rng(3)
@@ -175,13 +182,16 @@ def test_raster_with_no_spikes_says_so():
     dots.figure.canvas.draw()
 
 
-@pytest.mark.parametrize("spikes, sample, error, match", [
-    (np.zeros((2, 5, 3)), None, ValueError, r"pass sample=i"),
-    (np.zeros((5,)), None, ValueError, r"laid out \[T, M\]"),
-    (np.zeros((1, 2, 5, 3)), 0, ValueError, r"laid out \[T, M\]"),
-    (np.full((5, 3), 2.0), None, ValueError, r"0/1"),
-    (np.full((5, 3), np.nan), None, ValueError, r"NaN"),
-])
+@pytest.mark.parametrize(
+    "spikes, sample, error, match",
+    [
+        (np.zeros((2, 5, 3)), None, ValueError, r"pass sample=i"),
+        (np.zeros((5,)), None, ValueError, r"laid out \[T, M\]"),
+        (np.zeros((1, 2, 5, 3)), 0, ValueError, r"laid out \[T, M\]"),
+        (np.full((5, 3), 2.0), None, ValueError, r"0/1"),
+        (np.full((5, 3), np.nan), None, ValueError, r"NaN"),
+    ],
+)
 def test_raster_layout_errors(spikes, sample, error, match):
     with pytest.raises(error, match=match):
         plot.raster(spikes, sample=sample)
@@ -189,13 +199,14 @@ def test_raster_layout_errors(spikes, sample, error, match):
 
 # --- one sample step by step ----------------------------------------------------------------
 
+
 def test_step_by_step_draws_the_model_numbers(model, sample):
     out, traces = forward(model, sample)
     counts = np.cumsum(out, axis=0)
     assert counts[-1].sum() > 0 and traces["1"].s.sum() > 0  # the test data make both layers fire
     steps = [0, 3, 5]
     fig = plot.step_by_step(model, ns.Tensor(sample[None]), label=4, steps=steps)
-    grid = np.array(fig.axes[:4 * len(steps)]).reshape(len(steps), 4)
+    grid = np.array(fig.axes[: 4 * len(steps)]).reshape(len(steps), 4)
     for row, t in zip(grid, steps, strict=True):
         ax_in, ax_u, ax_s, ax_out = row
         np.testing.assert_array_equal(ax_in.images[1].get_array().filled(0), sample[t].reshape(28, 28))
@@ -245,11 +256,14 @@ def test_record_sample_is_the_shared_data(model, sample):
     assert rec.hidden == "1" and rec.prediction == ns.metrics.predict(out[None])[0]
 
 
-@pytest.mark.parametrize("x, steps, match", [
-    (np.zeros((2, T, 784), np.float32), None, r"ONE encoded sample.*x\[i\]"),
-    (np.zeros((784,), np.float32), None, r"\[T, F\] or \[1, T, F\]"),
-    (np.zeros((T, 784), np.float32), [0, T], r"steps must be time steps in \[0, 6\)"),
-])
+@pytest.mark.parametrize(
+    "x, steps, match",
+    [
+        (np.zeros((2, T, 784), np.float32), None, r"ONE encoded sample.*x\[i\]"),
+        (np.zeros((784,), np.float32), None, r"\[T, F\] or \[1, T, F\]"),
+        (np.zeros((T, 784), np.float32), [0, T], r"steps must be time steps in \[0, 6\)"),
+    ],
+)
 def test_step_by_step_errors(model, x, steps, match):
     with pytest.raises(ValueError, match=match):
         plot.step_by_step(model, x, steps=steps)
@@ -261,6 +275,7 @@ def test_label_must_be_a_class(model, sample):
 
 
 # --- animation ------------------------------------------------------------------------------
+
 
 def test_animation_has_one_frame_per_step_and_saves_a_gif(model, sample, tmp_path):
     fig = plt.figure(layout="constrained")
@@ -296,6 +311,7 @@ def test_save_gif_keeps_the_old_file_when_saving_fails(model, sample, tmp_path, 
         with open(filename, "wb") as f:
             f.write(b"half a gif")
         raise OSError("disk full")
+
     monkeypatch.setattr(FuncAnimation, "save", failing_save)
     with pytest.raises(OSError, match="disk full"):
         plot.save_gif(anim, path)
@@ -310,6 +326,7 @@ def test_save_gif_keeps_the_old_file_when_saving_fails(model, sample, tmp_path, 
 
 
 # --- BPTT -----------------------------------------------------------------------------------
+
 
 def images(fig):
     """The four heatmaps of bptt_view: u, gs, gu, surrogate window."""
@@ -402,6 +419,7 @@ def test_bptt_view_needs_backward():
 
 # --- surrogates and training curves ---------------------------------------------------------
 
+
 def test_surrogates_draw_step_smooth_and_derivative():
     z = np.linspace(-1, 1, 21)
     chosen = [Sigmoid(3.0), ATan(1.0), Triangle(0.5)]
@@ -416,8 +434,7 @@ def test_surrogates_draw_step_smooth_and_derivative():
 def test_surrogates_default_and_errors():
     art = plot.surrogates()
     assert len(art.smooth_lines) == len(art.derivative_lines) == 6
-    assert any(isinstance(line.get_label(), str) and "FastSigmoid" in line.get_label()
-               for line in art.derivative_lines)
+    assert any(isinstance(line.get_label(), str) and "FastSigmoid" in line.get_label() for line in art.derivative_lines)
     with pytest.raises(TypeError, match="Surrogate"):
         plot.surrogates([FastSigmoid(), "sigmoid"])
     with pytest.raises(ValueError, match="two axes"):
@@ -425,11 +442,29 @@ def test_surrogates_default_and_errors():
 
 
 HISTORY = [
-    {"epoch": 1, "lr": 1e-3, "train_loss": 0.9, "train_accuracy": 0.5, "test_loss": 1.0, "test_accuracy": 0.45,
-     "seconds": 2.0, "rate/1": 0.10, "rate/3": 0.20},
+    {
+        "epoch": 1,
+        "lr": 1e-3,
+        "train_loss": 0.9,
+        "train_accuracy": 0.5,
+        "test_loss": 1.0,
+        "test_accuracy": 0.45,
+        "seconds": 2.0,
+        "rate/1": 0.10,
+        "rate/3": 0.20,
+    },
     {"epoch": 2, "lr": 1e-3, "train_loss": 0.5, "train_accuracy": 0.8, "seconds": 2.1, "rate/1": 0.12},
-    {"epoch": 3, "lr": 1e-4, "train_loss": 0.3, "train_accuracy": 0.9, "test_loss": 0.4, "test_accuracy": 0.85,
-     "seconds": 2.0, "rate/1": 0.13, "rate/3": 0.15},
+    {
+        "epoch": 3,
+        "lr": 1e-4,
+        "train_loss": 0.3,
+        "train_accuracy": 0.9,
+        "test_loss": 0.4,
+        "test_accuracy": 0.85,
+        "seconds": 2.0,
+        "rate/1": 0.13,
+        "rate/3": 0.15,
+    },
 ]
 
 
@@ -457,8 +492,11 @@ def test_training_curves_tell_train_from_test_without_colour():
 
 
 def test_training_curves_with_missing_keys_and_errors():
-    history = [{"epoch": 1, "train_loss": 1.0, "note": "warm-up"}, {"epoch": 2, "train_loss": 0.7, "test_loss": None},
-               {"epoch": 3, "train_loss": 0.6}]
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "note": "warm-up"},
+        {"epoch": 2, "train_loss": 0.7, "test_loss": None},
+        {"epoch": 3, "train_loss": 0.6},
+    ]
     fig = plot.training_curves(history)
     assert len(fig.axes[0].lines) == 1  # test_loss None is as good as missing; "note" is not plotted
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), [1.0, 0.7, 0.6])

@@ -25,6 +25,7 @@ def test_readme_example_prints_what_the_readme_shows():
 def test_readme_opens_with_the_two_setup_commands():
     main, test = _block_after("<!-- ci:main -->"), _block_after("<!-- ci:test -->")
     assert "pip install ." in main and main.endswith("numsnn train")
-    assert 'pip install ".[test]"' in test and "pytest" in test
+    assert 'pip install ".[test]"' in test and test.endswith("python -m pytest")
+    assert test.index("ruff check .") < test.index("ruff format --check .") < test.index("pytest")
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert "ci:test" in ci and "ci:main" in ci  # .ci/run runs exactly these blocks

@@ -10,14 +10,23 @@ import numsnn as ns
 from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 
 SURROGATES = [
-    Sigmoid(), Sigmoid(0.5), Sigmoid(25.0),
-    FastSigmoid(), FastSigmoid(1.0), FastSigmoid(100.0),
-    ATan(), ATan(0.5), ATan(10.0),
-    Triangle(), Triangle(0.25), Triangle(3.0),
+    Sigmoid(),
+    Sigmoid(0.5),
+    Sigmoid(25.0),
+    FastSigmoid(),
+    FastSigmoid(1.0),
+    FastSigmoid(100.0),
+    ATan(),
+    ATan(0.5),
+    ATan(10.0),
+    Triangle(),
+    Triangle(0.25),
+    Triangle(3.0),
 ]
 F32 = np.finfo(np.float32)
-EXTREMES = np.array([F32.max, -F32.max, F32.tiny, -F32.tiny, F32.smallest_subnormal, 0.0, -0.0, 1e20, -1e20],
-                    dtype=np.float32)
+EXTREMES = np.array(
+    [F32.max, -F32.max, F32.tiny, -F32.tiny, F32.smallest_subnormal, 0.0, -0.0, 1e20, -1e20], dtype=np.float32
+)
 
 
 def area(surrogate) -> float:

@@ -14,6 +14,7 @@ def f64(values, requires_grad=True):
 
 # --- Tensor API ----------------------------------------------------------------------------
 
+
 def test_attributes():
     x = ns.Tensor(np.arange(6.0).reshape(2, 3))
     assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
@@ -61,8 +62,9 @@ def test_repr():
     assert "..." in repr(ns.Tensor(np.zeros(1000)))  # long tensors are summarised
 
 
-@pytest.mark.parametrize("op, np_op", [("__lt__", np.less), ("__le__", np.less_equal),
-                                       ("__gt__", np.greater), ("__ge__", np.greater_equal)])
+@pytest.mark.parametrize(
+    "op, np_op", [("__lt__", np.less), ("__le__", np.less_equal), ("__gt__", np.greater), ("__ge__", np.greater_equal)]
+)
 def test_comparisons_return_boolean_tensors_without_grad(op, np_op):
     x = f64([1.0, 2.0, 3.0])
     for other in (2.0, ns.Tensor([3.0, 2.0, 1.0]), np.array([0.0, 2.0, 4.0])):
@@ -73,6 +75,7 @@ def test_comparisons_return_boolean_tensors_without_grad(op, np_op):
 
 
 # --- construction and dtype rules ----------------------------------------------------------
+
 
 def test_python_floats_become_float32():
     assert ns.Tensor(1.5).dtype == np.float32
@@ -111,7 +114,7 @@ def test_float64_stays_float64_through_ops_and_gradients(rng):
     h = ns.autograd.ops.linear(x, W).sigmoid() * 0.5 + 1.5
     h = ns.autograd.ops.log_softmax(h.exp().log() / 2.0 - 1)[:, 1:].tanh().relu()
     h = ns.autograd.ops.concatenate([h, h.T.reshape(2, -1)], axis=1)
-    loss = (h ** 2).mean() + h.max() + 1
+    loss = (h**2).mean() + h.max() + 1
     for t in (h, loss):
         assert t.dtype == np.float64
     loss.backward()
@@ -120,7 +123,7 @@ def test_float64_stays_float64_through_ops_and_gradients(rng):
 
 def test_float32_with_python_scalars_stays_float32():
     x = ns.Tensor([1.0, 2.0], requires_grad=True)
-    for y in (x + 1.5, 2 * x, x / 3, 1 - x, x ** 2, x ** 0.5, x * True, x - 1, x.clip(0.5, 1.5)):
+    for y in (x + 1.5, 2 * x, x / 3, 1 - x, x**2, x**0.5, x * True, x - 1, x.clip(0.5, 1.5)):
         assert y.dtype == np.float32
 
 
@@ -192,6 +195,7 @@ def test_int_only_ops_record_no_graph():
 
 
 # --- backward: graph bookkeeping -----------------------------------------------------------
+
 
 def test_node_used_twice_gets_the_summed_gradient():
     x = f64([1.0, -2.0, 3.0])
@@ -278,12 +282,13 @@ def test_deep_chain_does_not_recurse():
     x = x0
     for _ in range(10_000):
         x = x * 1.0001 + 0.0
-    np.testing.assert_allclose(x.item(), 1.0001 ** 10_000, rtol=1e-10)
+    np.testing.assert_allclose(x.item(), 1.0001**10_000, rtol=1e-10)
     x.backward()
-    np.testing.assert_allclose(x0.grad, 1.0001 ** 10_000, rtol=1e-10)
+    np.testing.assert_allclose(x0.grad, 1.0001**10_000, rtol=1e-10)
 
 
 # --- backward: errors ----------------------------------------------------------------------
+
 
 def test_backward_without_grad_on_a_tensor_without_graph():
     with pytest.raises(RuntimeError, match="does not require grad"):
@@ -303,6 +308,7 @@ def test_backward_with_a_grad_of_the_wrong_shape():
 
 
 # --- no_grad -------------------------------------------------------------------------------
+
 
 def test_no_grad_records_no_graph():
     x = f64([1.0, 2.0])
@@ -337,13 +343,13 @@ def test_enable_grad_inside_no_grad():
 
 
 def test_no_grad_is_restored_after_an_exception():
-    with pytest.raises(KeyError):
-        with ns.no_grad():
-            raise KeyError("inside no_grad")
+    with pytest.raises(KeyError), ns.no_grad():
+        raise KeyError("inside no_grad")
     assert ns.is_grad_enabled()
 
 
 # --- custom Functions ----------------------------------------------------------------------
+
 
 class Square(ns.Function):
     """y = x^2; dy/dx = 2x."""
@@ -353,7 +359,7 @@ class Square(ns.Function):
         return x * x
 
     def backward(self, gy):
-        x, = self.saved
+        (x,) = self.saved
         return 2 * x * gy
 
 
@@ -366,8 +372,7 @@ class ScaleBy(ns.Function):
 
     def backward(self, gy):
         a, b = self.saved
-        return (gy * b if self.needs_input_grad[0] else None,
-                gy * a if self.needs_input_grad[1] else None)
+        return (gy * b if self.needs_input_grad[0] else None, gy * a if self.needs_input_grad[1] else None)
 
 
 class BadShape(ns.Function):

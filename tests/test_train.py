@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from numsnn import optim
+from numsnn.autograd.tensor import no_grad
 from numsnn.datasets import load_mnist
 from numsnn.metrics import accuracy
 from numsnn.nn import mse_rate_loss, reference_model
-from numsnn.autograd.tensor import no_grad
 from numsnn.train import ENCODERS, StepInfo, encode, evaluate, fit, train_epoch, write_history
 
 # The reference model Linear -> IF -> Linear -> IF records its neuron layers by Sequential index.
 LAYERS = ("1", "3")
 KEYS = {"epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"} | {
-    f"rate/{name}" for name in LAYERS}
+    f"rate/{name}" for name in LAYERS
+}
 LR = 5e-3
 
 
@@ -33,8 +34,18 @@ def _run(data, seed=0, model_seed=0, epochs=2, encoder="poisson", batch_size=64,
     """A small model trained hard enough (lr 5e-3) that both layers fire, so the seeds matter."""
     model = reference_model(784, 16, 10, rng=model_seed)
     optimizer = optim.Adam(model.parameters(), lr=LR)
-    history = fit(model, optimizer, *data, epochs=epochs, T=2, encoder=encoder, batch_size=batch_size, seed=seed,
-                  progress=False, **kwargs)
+    history = fit(
+        model,
+        optimizer,
+        *data,
+        epochs=epochs,
+        T=2,
+        encoder=encoder,
+        batch_size=batch_size,
+        seed=seed,
+        progress=False,
+        **kwargs,
+    )
     return model, history
 
 
@@ -119,16 +130,17 @@ def test_train_epoch_means_are_weighted_by_batch_size(data):
     model = reference_model(784, 16, 10, rng=0)
     optimizer = optim.Adam(model.parameters(), lr=LR)
     images, labels = data[0]
-    result = train_epoch(model, optimizer, images[:300], labels[:300], T=2, batch_size=128, callback=steps.append,
-                         progress=False)
+    result = train_epoch(
+        model, optimizer, images[:300], labels[:300], T=2, batch_size=128, callback=steps.append, progress=False
+    )
     sizes = [128, 128, 44]
     assert len(steps) == 3
     assert result["train_loss"] == pytest.approx(np.average([s.loss for s in steps], weights=sizes), rel=1e-12)
-    assert result["train_accuracy"] == pytest.approx(np.average([s.accuracy for s in steps], weights=sizes),
-                                                     rel=1e-12)
+    assert result["train_accuracy"] == pytest.approx(np.average([s.accuracy for s in steps], weights=sizes), rel=1e-12)
     for name in LAYERS:
-        assert result[f"rate/{name}"] == pytest.approx(np.average([s.rates[name] for s in steps], weights=sizes),
-                                                       rel=1e-12)
+        assert result[f"rate/{name}"] == pytest.approx(
+            np.average([s.rates[name] for s in steps], weights=sizes), rel=1e-12
+        )
 
 
 def test_evaluate_matches_one_big_batch(data):
@@ -198,9 +210,20 @@ def test_both_losses_learn(loss):
 
 
 def _history():
-    return [{"epoch": e, "lr": 0.001, "train_loss": 1 / e, "train_accuracy": 0.5 + e / 10, "rate/1": 0.25,
-             "rate/3": 0.125 / e, "test_loss": 1.5 / e, "test_accuracy": 0.4 + e / 10, "seconds": 2.5}
-            for e in (1, 2)]
+    return [
+        {
+            "epoch": e,
+            "lr": 0.001,
+            "train_loss": 1 / e,
+            "train_accuracy": 0.5 + e / 10,
+            "rate/1": 0.25,
+            "rate/3": 0.125 / e,
+            "test_loss": 1.5 / e,
+            "test_accuracy": 0.4 + e / 10,
+            "seconds": 2.5,
+        }
+        for e in (1, 2)
+    ]
 
 
 def test_write_history_csv_and_json(tmp_path):

@@ -102,8 +102,9 @@ def _analytic(fn, inputs, named, rng):
     return grads, L
 
 
-def gradcheck(fn, inputs, *, eps: float = 1e-6, tol: float = 1e-6, seed: int = 0,
-              raise_exception: bool = True) -> GradcheckResult:
+def gradcheck(
+    fn, inputs, *, eps: float = 1e-6, tol: float = 1e-6, seed: int = 0, raise_exception: bool = True
+) -> GradcheckResult:
     """Compare backward with central finite differences for every element that requires grad.
 
     Args:
@@ -141,8 +142,16 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, tol: float = 1e-6, seed: int = 0
     return _finish(errors, max(max_error, 0.0), tol, worst, raise_exception)
 
 
-def projection_check(fn, inputs, *, n_directions: int = 4, eps: float = 1e-6, tol: float = 1e-6,
-                     seed: int = 0, raise_exception: bool = True) -> GradcheckResult:
+def projection_check(
+    fn,
+    inputs,
+    *,
+    n_directions: int = 4,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> GradcheckResult:
     """Compare ``<J^T u, v>`` from backward with a directional finite difference, for random ``v``.
 
     Two forward passes per direction, whatever the input size. Arguments as in ``gradcheck``.

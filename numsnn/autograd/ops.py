@@ -12,10 +12,33 @@ import numpy as np
 from numsnn.autograd.tensor import Function, Tensor
 
 __all__ = [
-    "sum_to", "np_sigmoid",
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
-    "sum", "mean", "max", "reshape", "transpose", "getitem", "stack", "concatenate",
-    "exp", "log", "sigmoid", "tanh", "relu", "where", "clip", "astype", "log_softmax",
+    "sum_to",
+    "np_sigmoid",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "matmul",
+    "linear",
+    "sum",
+    "mean",
+    "max",
+    "reshape",
+    "transpose",
+    "getitem",
+    "stack",
+    "concatenate",
+    "exp",
+    "log",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "where",
+    "clip",
+    "astype",
+    "log_softmax",
 ]
 
 
@@ -39,6 +62,7 @@ def np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 # --- elementwise arithmetic -----------------------------------------------------------------
+
 
 class Add(Function):
     """y = x0 + x1 (broadcasting)."""
@@ -108,14 +132,15 @@ class Pow(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return x ** self.p
+        return x**self.p
 
     def backward(self, gy):
-        x, = self.saved
+        (x,) = self.saved
         return gy * self.p * x ** (self.p - 1)
 
 
 # --- linear algebra -------------------------------------------------------------------------
+
 
 class MatMul(Function):
     """y = x0 @ x1 for 2-D matrices or batches of them ([..., n, k] @ [..., k, m])."""
@@ -179,6 +204,7 @@ class Linear(Function):
 
 # --- reductions -----------------------------------------------------------------------------
 
+
 def _normalize_axis(axis, ndim: int) -> tuple[int, ...]:
     """The reduced axes as sorted non-negative ints; None means all axes."""
     if axis is None:
@@ -240,11 +266,12 @@ class Max(Function):
         return y if self.keepdims else np.squeeze(y, axis=self.axes)
 
     def backward(self, gy):
-        share, = self.saved
+        (share,) = self.saved
         return _unreduce(gy, share.shape, self.axes, self.keepdims) * share
 
 
 # --- shape and indexing ---------------------------------------------------------------------
+
 
 class Reshape(Function):
     """y = x.reshape(shape)."""
@@ -348,6 +375,7 @@ class Concatenate(Function):
 
 # --- elementwise functions ------------------------------------------------------------------
 
+
 class Exp(Function):
     """y = exp(x); dy/dx = y."""
 
@@ -357,7 +385,7 @@ class Exp(Function):
         return y
 
     def backward(self, gy):
-        y, = self.saved
+        (y,) = self.saved
         return gy * y
 
 
@@ -369,7 +397,7 @@ class Log(Function):
         return np.log(x)
 
     def backward(self, gy):
-        x, = self.saved
+        (x,) = self.saved
         return gy / x
 
 
@@ -382,7 +410,7 @@ class Sigmoid(Function):
         return y
 
     def backward(self, gy):
-        y, = self.saved
+        (y,) = self.saved
         return gy * y * (1 - y)
 
 
@@ -395,7 +423,7 @@ class Tanh(Function):
         return y
 
     def backward(self, gy):
-        y, = self.saved
+        (y,) = self.saved
         return gy * (1 - y * y)
 
 
@@ -407,7 +435,7 @@ class ReLU(Function):
         return np.maximum(x, 0)
 
     def backward(self, gy):
-        positive, = self.saved
+        (positive,) = self.saved
         return gy * positive
 
 
@@ -426,8 +454,10 @@ class Where(Function):
 
     def backward(self, gy):
         zero = np.zeros((), dtype=gy.dtype)
-        return (sum_to(np.where(self.cond, gy, zero), self.shapes[0]),
-                sum_to(np.where(self.cond, zero, gy), self.shapes[1]))
+        return (
+            sum_to(np.where(self.cond, gy, zero), self.shapes[0]),
+            sum_to(np.where(self.cond, zero, gy), self.shapes[1]),
+        )
 
 
 class Clip(Function):
@@ -446,7 +476,7 @@ class Clip(Function):
         return np.clip(x, self.lo, self.hi)
 
     def backward(self, gy):
-        inside, = self.saved
+        (inside,) = self.saved
         return gy * inside
 
 
@@ -478,10 +508,11 @@ class LogSoftmax(Function):
         return y
 
     def backward(self, gy):
-        y, = self.saved
+        (y,) = self.saved
         return gy - np.exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
+# fmt: off
 # --- functional wrappers --------------------------------------------------------------------
 
 def add(x0, x1) -> Tensor: return Add()(x0, x1)
@@ -489,7 +520,7 @@ def sub(x0, x1) -> Tensor: return Sub()(x0, x1)
 def mul(x0, x1) -> Tensor: return Mul()(x0, x1)
 def div(x0, x1) -> Tensor: return Div()(x0, x1)
 def neg(x) -> Tensor: return Neg()(x)
-def pow(x, p) -> Tensor: return Pow(p)(x)  # noqa: A001 (mirrors the ** operator)
+def pow(x, p) -> Tensor: return Pow(p)(x)
 def matmul(x0, x1) -> Tensor: return MatMul()(x0, x1)
 def exp(x) -> Tensor: return Exp()(x)
 def log(x) -> Tensor: return Log()(x)
@@ -505,6 +536,7 @@ def astype(x, dtype) -> Tensor: return AsType(dtype)(x)
 def log_softmax(x, axis: int = -1) -> Tensor: return LogSoftmax(axis)(x)
 def stack(xs, axis: int = 0) -> Tensor: return Stack(axis)(*xs)
 def concatenate(xs, axis: int = 0) -> Tensor: return Concatenate(axis)(*xs)
+# fmt: on
 
 
 def linear(x, W, b=None) -> Tensor:
@@ -512,7 +544,7 @@ def linear(x, W, b=None) -> Tensor:
     return Linear()(x, W) if b is None else Linear()(x, W, b)
 
 
-def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:
     return Sum(axis, keepdims)(x)
 
 
@@ -520,5 +552,5 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
     return Mean(axis, keepdims)(x)
 
 
-def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x, axis=None, keepdims: bool = False) -> Tensor:
     return Max(axis, keepdims)(x)

@@ -23,7 +23,7 @@ dtype rules (as in PyTorch):
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -138,8 +138,9 @@ class Tensor:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """Let ``np.asarray(t)`` see the values, except where that would silently drop a graph."""
         if self.requires_grad:
-            raise TypeError("np.asarray() of a tensor that requires grad would lose its graph; "
-                            "use t.detach().numpy() or t.data")
+            raise TypeError(
+                "np.asarray() of a tensor that requires grad would lose its graph; use t.detach().numpy() or t.data"
+            )
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
@@ -209,7 +210,8 @@ class Tensor:
             if not retain_graph:
                 fn.release()
 
-    # --- operators (implemented in numsnn.autograd.ops) ---------------------------------------------
+    # --- operators (implemented in numsnn.autograd.ops) -------------------------------------
+    # fmt: off
     def __add__(self, other): return ops.add(self, other)
     def __radd__(self, other): return ops.add(other, self)
     def __sub__(self, other): return ops.sub(self, other)
@@ -229,6 +231,7 @@ class Tensor:
     def __le__(self, other): return Tensor(self.data <= _data(other))
     def __gt__(self, other): return Tensor(self.data > _data(other))
     def __ge__(self, other): return Tensor(self.data >= _data(other))
+    # fmt: on
 
     @property
     def T(self) -> Tensor:
@@ -251,6 +254,7 @@ class Tensor:
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
         return ops.max(self, axis=axis, keepdims=keepdims)
 
+    # fmt: off
     def exp(self) -> Tensor: return ops.exp(self)
     def log(self) -> Tensor: return ops.log(self)
     def sigmoid(self) -> Tensor: return ops.sigmoid(self)
@@ -258,6 +262,7 @@ class Tensor:
     def relu(self) -> Tensor: return ops.relu(self)
     def clip(self, lo=None, hi=None) -> Tensor: return ops.clip(self, lo, hi)
     def astype(self, dtype) -> Tensor: return ops.astype(self, dtype)
+    # fmt: on
 
 
 def _varargs(args: tuple) -> tuple:

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from numsnn.lab.atomic import atomic_path
-from numsnn.nn.module import Module
 from numsnn.lab.optim import LRScheduler, Optimizer
+from numsnn.nn.module import Module
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
@@ -36,16 +36,26 @@ _SECTIONS = ("model", "optimizer", "scheduler")
 
 def _json(name: str, value) -> object:
     """``value`` with numpy scalars (e.g. an accuracy of type np.float64) as Python numbers; JSON checks the rest."""
+
     def numpy_scalar(x):
         if isinstance(x, np.generic) and x.dtype.kind in "biuf":
             return x.item()
-        raise TypeError(f"{name} must hold only JSON values (dict, list, str, number, bool, None), "
-                        f"got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must hold only JSON values (dict, list, str, number, bool, None), got {type(x).__name__}"
+        )
+
     return json.loads(json.dumps(value, default=numpy_scalar))
 
 
-def save_checkpoint(path, model: Module, optimizer: Optimizer | None = None, scheduler: LRScheduler | None = None,
-                    config: dict | None = None, metrics: dict | None = None, epoch: int | None = None) -> Path:
+def save_checkpoint(
+    path,
+    model: Module,
+    optimizer: Optimizer | None = None,
+    scheduler: LRScheduler | None = None,
+    config: dict | None = None,
+    metrics: dict | None = None,
+    epoch: int | None = None,
+) -> Path:
     """Save everything needed to resume training to ``path`` (one ``.npz`` file, no pickle).
 
     The file is written next to ``path`` under a temporary name and renamed over it only when
@@ -67,8 +77,11 @@ def save_checkpoint(path, model: Module, optimizer: Optimizer | None = None, sch
         raise TypeError(f"save_checkpoint: scheduler must be an LRScheduler, got {type(scheduler).__name__}")
     if epoch is not None and (isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer))):
         raise TypeError(f"save_checkpoint: epoch must be an int or None, got {epoch!r}")
-    meta = {"config": _json("config", config), "metrics": _json("metrics", metrics),
-            "epoch": None if epoch is None else int(epoch)}
+    meta = {
+        "config": _json("config", config),
+        "metrics": _json("metrics", metrics),
+        "epoch": None if epoch is None else int(epoch),
+    }
 
     arrays = {"format_version": np.array(FORMAT_VERSION), "meta": np.array(json.dumps(meta))}
     for section, owner in zip(_SECTIONS, (model, optimizer, scheduler), strict=True):
@@ -92,16 +105,18 @@ class Checkpoint:
     metrics: dict | None
     epoch: int | None
 
-    def restore(self, model: Module, optimizer: Optimizer | None = None,
-                scheduler: LRScheduler | None = None) -> None:
+    def restore(self, model: Module, optimizer: Optimizer | None = None, scheduler: LRScheduler | None = None) -> None:
         """Load the saved states into ``model`` (and ``optimizer``, ``scheduler`` if given).
 
         All or nothing: if any of them does not match the checkpoint, the ones already loaded
         are put back as they were and a ValueError names this file and what differs.
         """
         saved = (self.model_state, self.optimizer_state, self.scheduler_state)
-        targets = [(name, owner, state) for name, owner, state in
-                   zip(_SECTIONS, (model, optimizer, scheduler), saved, strict=True) if owner is not None]
+        targets = [
+            (name, owner, state)
+            for name, owner, state in zip(_SECTIONS, (model, optimizer, scheduler), saved, strict=True)
+            if owner is not None
+        ]
         for name, _, state in targets:
             if state is None:
                 raise ValueError(f"checkpoint {self.path} holds no {name} state (save_checkpoint was not given one)")
@@ -162,6 +177,12 @@ def load_checkpoint(path) -> Checkpoint:
         if section not in states or not name:
             raise bad(f"unexpected key {key!r} (keys are format_version, meta, model/*, optimizer/*, scheduler/*)")
         states[section][name] = value
-    return Checkpoint(path=path, model_state=states["model"], optimizer_state=states["optimizer"] or None,
-                      scheduler_state=states["scheduler"] or None, config=meta["config"], metrics=meta["metrics"],
-                      epoch=meta["epoch"])
+    return Checkpoint(
+        path=path,
+        model_state=states["model"],
+        optimizer_state=states["optimizer"] or None,
+        scheduler_state=states["scheduler"] or None,
+        config=meta["config"],
+        metrics=meta["metrics"],
+        epoch=meta["epoch"],
+    )

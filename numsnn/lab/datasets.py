@@ -34,8 +34,17 @@ import numpy as np
 
 from numsnn.lab.atomic import write_bytes
 
-__all__ = ["IDXError", "DownloadError", "read_idx", "write_idx", "load_mnist", "DataLoader",
-           "to_float", "MIRRORS", "MNIST_SHA256"]
+__all__ = [
+    "IDXError",
+    "DownloadError",
+    "read_idx",
+    "write_idx",
+    "load_mnist",
+    "DataLoader",
+    "to_float",
+    "MIRRORS",
+    "MNIST_SHA256",
+]
 
 # Public MNIST mirrors, tried in order; each serves ``<file name>.gz``.
 MIRRORS = (
@@ -44,12 +53,14 @@ MIRRORS = (
 )
 
 # SHA-256 of the *decompressed* IDX bytes: identical on every mirror, whatever the gzip header holds.
-MNIST_SHA256 = MappingProxyType({
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-})
+MNIST_SHA256 = MappingProxyType(
+    {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    }
+)
 
 _SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -82,6 +93,7 @@ class DownloadError(OSError):
 
 # ---------------------------------------------------------------------------------------------------------- files
 
+
 def _decompress(raw: bytes, source) -> bytes:
     """Gunzip ``raw`` if it starts with the gzip magic bytes 1f 8b (the file name is not trusted)."""
     if raw[:2] != _GZIP_MAGIC:
@@ -95,23 +107,28 @@ def _decompress(raw: bytes, source) -> bytes:
 def _check_sha256(data: bytes, expected: str, source) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected.lower():
-        raise IDXError(f"{source}: SHA-256 of the decompressed data is {digest}, expected {expected}; "
-                       f"the file is corrupt or is not the expected file")
+        raise IDXError(
+            f"{source}: SHA-256 of the decompressed data is {digest}, expected {expected}; "
+            f"the file is corrupt or is not the expected file"
+        )
 
 
 def _parse_idx(data: bytes, source) -> np.ndarray:
     if len(data) < 4:
         raise IDXError(f"{source}: truncated file: expected at least 4 bytes of IDX header, got {len(data)}")
     if data[:2] != b"\x00\x00":
-        raise IDXError(f"{source}: bad magic {data[:4].hex(' ')}: an IDX file starts with two zero bytes, "
-                       f"a type code and the number of dimensions")
+        raise IDXError(
+            f"{source}: bad magic {data[:4].hex(' ')}: an IDX file starts with two zero bytes, "
+            f"a type code and the number of dimensions"
+        )
     code, ndim = data[2], data[3]
     if code not in _IDX_DTYPES:
         raise IDXError(f"{source}: unsupported IDX type code 0x{code:02x} (supported: {_SUPPORTED})")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise IDXError(f"{source}: truncated file: expected {header} header bytes for {ndim} dimensions, "
-                       f"got {len(data)}")
+        raise IDXError(
+            f"{source}: truncated file: expected {header} header bytes for {ndim} dimensions, got {len(data)}"
+        )
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = _IDX_DTYPES[code]
     count = math.prod(shape)
@@ -120,8 +137,9 @@ def _parse_idx(data: bytes, source) -> np.ndarray:
     if len(data) < expected:
         raise IDXError(f"{source}: truncated file: expected {expected} bytes for {what}, got {len(data)}")
     if len(data) > expected:
-        raise IDXError(f"{source}: {len(data) - expected} trailing bytes: expected {expected} bytes for {what}, "
-                       f"got {len(data)}")
+        raise IDXError(
+            f"{source}: {len(data) - expected} trailing bytes: expected {expected} bytes for {what}, got {len(data)}"
+        )
     array = np.frombuffer(data, dtype, count=count, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # a native-endian copy that owns its memory
 
@@ -155,14 +173,17 @@ def write_idx(path, array) -> None:
     code = _IDX_CODES.get(array.dtype.newbyteorder(">"))
     if code is None:
         raise TypeError(f"write_idx: IDX cannot hold dtype {array.dtype} (supported: {_SUPPORTED})")
-    data = (struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
-            + array.astype(_IDX_DTYPES[code], copy=False).tobytes())
+    data = (
+        struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
+        + array.astype(_IDX_DTYPES[code], copy=False).tobytes()
+    )
     if str(path).endswith(".gz"):
         data = gzip.compress(data, mtime=0)  # mtime=0: the same array always gives the same bytes
     write_bytes(path, data)
 
 
 # ---------------------------------------------------------------------------------------------------------- MNIST
+
 
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -182,9 +203,12 @@ def _fetch(url: str, desc: str, progress: bool) -> bytes:
     from tqdm import tqdm
 
     chunks = []
-    with urllib.request.urlopen(url, timeout=_TIMEOUT) as response, \
-            tqdm(total=response.length, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                 disable=not progress) as bar:
+    with (
+        urllib.request.urlopen(url, timeout=_TIMEOUT) as response,
+        tqdm(
+            total=response.length, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress
+        ) as bar,
+    ):
         while chunk := response.read(1 << 16):
             chunks.append(chunk)
             bar.update(len(chunk))
@@ -247,8 +271,10 @@ def _load_full(split, root, download, progress, mirrors, checksums) -> tuple[np.
     if missing and origin is not None:
         raise FileNotFoundError(f"MNIST {split} files not found in {folder} (given by {origin}): expected {expected}")
     if missing and not download:
-        raise FileNotFoundError(f"MNIST {split} files not found in the cache {folder} and download=False: expected "
-                                f"{expected}; pass download=True, root=<folder with the files> or set NUMSNN_DATA")
+        raise FileNotFoundError(
+            f"MNIST {split} files not found in the cache {folder} and download=False: expected "
+            f"{expected}; pass download=True, root=<folder with the files> or set NUMSNN_DATA"
+        )
     for name in missing:
         paths[name] = _download(name, folder, MIRRORS if mirrors is None else mirrors, checksums[name], progress)
 
@@ -257,9 +283,15 @@ def _load_full(split, root, download, progress, mirrors, checksums) -> tuple[np.
     return images, labels
 
 
-def load_mnist(split: str = "train", source: str = "bundled", root=None, download: bool = True,
-               progress: bool = True, mirrors: Sequence[str] | None = None,
-               checksums: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    split: str = "train",
+    source: str = "bundled",
+    root=None,
+    download: bool = True,
+    progress: bool = True,
+    mirrors: Sequence[str] | None = None,
+    checksums: Mapping[str, str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images and labels: ``(uint8 [N, 28, 28] in 0..255, uint8 [N] in 0..9)``.
 
     Args:
@@ -283,8 +315,11 @@ def load_mnist(split: str = "train", source: str = "bundled", root=None, downloa
     if split not in _SPLIT_FILES:
         raise ValueError(f"load_mnist: split must be 'train' or 'test', got {split!r}")
     if source == "bundled":
-        given = [name for name, value in (("root", root), ("mirrors", mirrors), ("checksums", checksums))
-                 if value is not None]
+        given = [
+            name
+            for name, value in (("root", root), ("mirrors", mirrors), ("checksums", checksums))
+            if value is not None
+        ]
         if given:
             raise ValueError(f"load_mnist: {', '.join(given)} only apply to source='full'")
         return _load_bundled(split)
@@ -298,6 +333,7 @@ def load_mnist(split: str = "train", source: str = "bundled", root=None, downloa
 
 
 # ---------------------------------------------------------------------------------------------------------- batches
+
 
 class DataLoader:
     """Iterate over ``(images[idx], labels[idx])`` mini-batches, like ``torch.utils.data.DataLoader``.
@@ -315,12 +351,21 @@ class DataLoader:
         rng: ``numpy.random.Generator`` or seed for the shuffling (fresh entropy if None).
     """
 
-    def __init__(self, images, labels, batch_size: int = 128, shuffle: bool = False, drop_last: bool = False,
-                 rng: np.random.Generator | int | None = None):
+    def __init__(
+        self,
+        images,
+        labels,
+        batch_size: int = 128,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        rng: np.random.Generator | int | None = None,
+    ):
         self.images, self.labels = np.asarray(images), np.asarray(labels)
         if self.images.ndim == 0 or self.labels.ndim == 0:
-            raise ValueError(f"DataLoader: images and labels must be arrays [N, ...], got shapes "
-                             f"{self.images.shape} and {self.labels.shape}")
+            raise ValueError(
+                f"DataLoader: images and labels must be arrays [N, ...], got shapes "
+                f"{self.images.shape} and {self.labels.shape}"
+            )
         if len(self.images) != len(self.labels):
             raise ValueError(f"DataLoader: {len(self.images)} images but {len(self.labels)} labels")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -336,7 +381,7 @@ class DataLoader:
         n = len(self.images)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             yield self.images[idx], self.labels[idx]
 
 

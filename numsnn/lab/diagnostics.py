@@ -25,8 +25,12 @@ from numsnn.nn.recording import NeuronTrace
 from numsnn.nn.surrogate import Surrogate
 
 __all__ = [
-    "firing_rate", "silent_fraction", "saturated_fraction",
-    "surrogate_gain", "surrogate_window_fraction", "layer_report",
+    "firing_rate",
+    "silent_fraction",
+    "saturated_fraction",
+    "surrogate_gain",
+    "surrogate_window_fraction",
+    "layer_report",
 ]
 
 

@@ -41,8 +41,9 @@ def poisson(images, T: int, rng: np.random.Generator | int | None = None) -> np.
     """
     x = _check(images, T)
     # Generator.random only draws float32 or float64; float16 images compare against float64 draws.
-    u = np.random.default_rng(rng).random((len(x), T, *x.shape[1:]),
-                                          dtype=np.float32 if x.dtype == np.float32 else np.float64)
+    u = np.random.default_rng(rng).random(
+        (len(x), T, *x.shape[1:]), dtype=np.float32 if x.dtype == np.float32 else np.float64
+    )
     return (u < x[:, None]).astype(x.dtype)
 
 

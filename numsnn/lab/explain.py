@@ -89,8 +89,9 @@ class Explanation:
             f"detach_reset={n.detach_reset}, surrogate={n.surrogate!r})",
             "{:>2}{:>8}{:>8}{:>5}{:>8}{:>11}{:>9}{:>9}{:>9}".format(*_HEADER),
         ]
-        for row in zip(self.t, self.x, self.u, self.s, self.v, self.surrogate_grad, self.gy, self.gs, self.gu,
-                       strict=True):
+        for row in zip(
+            self.t, self.x, self.u, self.s, self.v, self.surrogate_grad, self.gy, self.gs, self.gu, strict=True
+        ):
             t, x, u, s, v, fp, gy, gs, gu = (value + 0 for value in row)  # + 0 turns -0.0 into 0.0
             lines.append(f"{t:>2}{x:8.4f}{u:8.4f}{s:5.0f}{v:8.4f}{fp:11.4f}{gy:9.4f}{gs:9.4f}{gu:9.4f}")
         lines.append(_DETACHED_FOOTER if n.detach_reset else _FOOTER)
@@ -109,8 +110,16 @@ def _column(values, name: str) -> np.ndarray:
     return values
 
 
-def explain(x, gy=None, threshold: float = 1.0, rest: float = 0.0, beta: float = 1.0, reset: str = "rest",
-            detach_reset: bool = False, surrogate: Surrogate | None = None) -> Explanation:
+def explain(
+    x,
+    gy=None,
+    threshold: float = 1.0,
+    rest: float = 0.0,
+    beta: float = 1.0,
+    reset: str = "rest",
+    detach_reset: bool = False,
+    surrogate: Surrogate | None = None,
+) -> Explanation:
     """Forward and backward of one LIF neuron on ``x [T]``, as an ``Explanation`` table.
 
     Args:
@@ -129,6 +138,15 @@ def explain(x, gy=None, threshold: float = 1.0, rest: float = 0.0, beta: float =
         spikes.backward(gy[None, :, None])
     trace = traces[""]
     u, s, v, gs, gu = (a[0, :, 0] for a in (trace.u, trace.s, trace.v, trace.gs, trace.gu))
-    return Explanation(t=np.arange(x.size), x=x, u=u, s=s, v=v,
-                       surrogate_grad=neuron.surrogate.derivative(u - neuron.threshold),
-                       gy=gy, gs=gs, gu=gu, params=neuron.params)
+    return Explanation(
+        t=np.arange(x.size),
+        x=x,
+        u=u,
+        s=s,
+        v=v,
+        surrogate_grad=neuron.surrogate.derivative(u - neuron.threshold),
+        gy=gy,
+        gs=gs,
+        gu=gu,
+        params=neuron.params,
+    )

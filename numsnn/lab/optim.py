@@ -58,8 +58,9 @@ class Optimizer:
     def __init__(self, params, defaults: dict):
         name = type(self).__name__
         if isinstance(params, Tensor):
-            raise TypeError(f"{name} expects an iterable of tensors (e.g. model.parameters()), got one Tensor; "
-                            "wrap it in a list")
+            raise TypeError(
+                f"{name} expects an iterable of tensors (e.g. model.parameters()), got one Tensor; wrap it in a list"
+            )
         try:
             params = list(params)
         except TypeError:
@@ -70,8 +71,10 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: parameter {i} must be a Tensor, got {type(p).__name__}")
             if p.dtype.kind != "f" or not p.requires_grad:
-                raise ValueError(f"{name}: parameter {i} must be a floating Tensor with requires_grad=True, "
-                                 f"got dtype {p.dtype}, requires_grad={p.requires_grad}")
+                raise ValueError(
+                    f"{name}: parameter {i} must be a floating Tensor with requires_grad=True, "
+                    f"got dtype {p.dtype}, requires_grad={p.requires_grad}"
+                )
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{name}: some parameters appear more than once in the list")
         self.params: list[Tensor] = params
@@ -155,8 +158,12 @@ class Optimizer:
             entries = {name: state[f"state.{i}.{name}"] for name in names if f"state.{i}.{name}" in state}
             if entries and entries.keys() != set(names):
                 problems.append(f"state.{i}: has {sorted(entries)} but needs all of {sorted(names)}")
-            per_param.append({name: np.array(value, copy=True) if name in self._state_arrays else int(value)
-                              for name, value in entries.items()})
+            per_param.append(
+                {
+                    name: np.array(value, copy=True) if name in self._state_arrays else int(value)
+                    for name, value in entries.items()
+                }
+            )
         if not problems:
             try:
                 hyper = self._checked({key: _python(state[key], getattr(self, key)) for key in self.defaults})
@@ -197,8 +204,9 @@ class SGD(Optimizer):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        lr, momentum, weight_decay = (validate.real(f"SGD {k}", hyper[k], low=0.0)
-                                      for k in ("lr", "momentum", "weight_decay"))
+        lr, momentum, weight_decay = (
+            validate.real(f"SGD {k}", hyper[k], low=0.0) for k in ("lr", "momentum", "weight_decay")
+        )
         nesterov = hyper["nesterov"]
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"SGD nesterov must be a bool, got {nesterov!r}")
@@ -238,8 +246,14 @@ class Adam(Optimizer):
     _state_arrays = ("exp_avg", "exp_avg_sq")
     _state_counters = ("step",)
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
 
     @staticmethod
@@ -267,8 +281,8 @@ class Adam(Optimizer):
         v *= beta2
         v += (1 - beta2) * gp * gp
         # Python-float factors keep the arithmetic in p's dtype.
-        step_size = self.lr / (1 - beta1 ** t)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
+        step_size = self.lr / (1 - beta1**t)
+        denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + self.eps
         p -= step_size * m / denom
 
 
@@ -339,7 +353,7 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs::
 
-        lr(epoch) = base_lr * gamma^(epoch // step_size)
+    lr(epoch) = base_lr * gamma^(epoch // step_size)
     """
 
     _hyperparameters = ("step_size", "gamma")
@@ -351,8 +365,10 @@ class StepLR(LRScheduler):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        return {"step_size": validate.integer("StepLR step_size", hyper["step_size"], low=1),
-                "gamma": validate.positive("StepLR gamma", hyper["gamma"])}
+        return {
+            "step_size": validate.integer("StepLR step_size", hyper["step_size"], low=1),
+            "gamma": validate.positive("StepLR gamma", hyper["gamma"]),
+        }
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -375,8 +391,10 @@ class CosineAnnealingLR(LRScheduler):
 
     @staticmethod
     def _checked(hyper: dict) -> dict:
-        return {"T_max": validate.integer("CosineAnnealingLR T_max", hyper["T_max"], low=1),
-                "eta_min": validate.real("CosineAnnealingLR eta_min", hyper["eta_min"], low=0.0)}
+        return {
+            "T_max": validate.integer("CosineAnnealingLR T_max", hyper["T_max"], low=1),
+            "eta_min": validate.real("CosineAnnealingLR eta_min", hyper["eta_min"], low=0.0),
+        }
 
     def lr_at(self, epoch: int) -> float:
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2

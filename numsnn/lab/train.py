@@ -15,9 +15,9 @@ import dataclasses
 import io
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -28,8 +28,20 @@ from numsnn.lab.atomic import write_bytes
 from numsnn.lab.datasets import DataLoader, to_float
 from numsnn.nn import Module, ce_count_loss, mse_rate_loss, record, reference_model
 
-__all__ = ["DATASETS", "ENCODERS", "LOSSES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "build", "encode",
-           "train_epoch", "evaluate", "fit", "write_history"]
+__all__ = [
+    "DATASETS",
+    "ENCODERS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TrainConfig",
+    "build",
+    "encode",
+    "train_epoch",
+    "evaluate",
+    "fit",
+    "write_history",
+]
 
 DATASETS = ("bundled", "full")
 ENCODERS = ("direct", "poisson", "latency")
@@ -62,11 +74,21 @@ class TrainConfig:
     hidden: int = 800
     seed: int = 0
 
-    CHOICES = {"dataset": DATASETS, "encoder": ENCODERS, "loss": tuple(LOSSES), "optimizer": OPTIMIZERS,
-               "schedule": SCHEDULES}
+    CHOICES = {
+        "dataset": DATASETS,
+        "encoder": ENCODERS,
+        "loss": tuple(LOSSES),
+        "optimizer": OPTIMIZERS,
+        "schedule": SCHEDULES,
+    }
     # Upper bounds keep a typo (-T 1000000) from asking for terabytes of memory.
-    LIMITS = {"epochs": (1, 100_000), "T": (1, 10_000), "batch_size": (1, 60_000), "hidden": (1, 100_000),
-              "seed": (0, 2**32 - 1)}
+    LIMITS = {
+        "epochs": (1, 100_000),
+        "T": (1, 10_000),
+        "batch_size": (1, 60_000),
+        "hidden": (1, 100_000),
+        "seed": (0, 2**32 - 1),
+    }
 
     def __post_init__(self):
         for name, choices in self.CHOICES.items():
@@ -87,9 +109,17 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         missing, unknown = sorted(names - values.keys()), sorted(values.keys() - names)
         if missing or unknown:
-            raise ValueError(f"{source}: the stored config " + "; ".join(
-                part for part in (missing and f"lacks {', '.join(missing)}",
-                                  unknown and f"has unknown keys {', '.join(unknown)}") if part))
+            raise ValueError(
+                f"{source}: the stored config "
+                + "; ".join(
+                    part
+                    for part in (
+                        missing and f"lacks {', '.join(missing)}",
+                        unknown and f"has unknown keys {', '.join(unknown)}",
+                    )
+                    if part
+                )
+            )
         try:
             return cls(**values)
         except (TypeError, ValueError) as exc:
@@ -105,8 +135,9 @@ def build(config: TrainConfig):
     if config.optimizer == "adam":
         optimizer = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     else:
-        optimizer = optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                              weight_decay=config.weight_decay)
+        optimizer = optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     scheduler = None
     if config.schedule == "step":
         scheduler = optim.StepLR(optimizer, step_size=max(config.epochs // 3, 1), gamma=0.3)
@@ -144,10 +175,21 @@ class StepInfo:
     rates: dict[str, float]
 
 
-def train_epoch(model: Module, optimizer, images: np.ndarray, labels: np.ndarray, *, T: int,
-                encoder: str = TrainConfig.encoder, loss: str = TrainConfig.loss,
-                batch_size: int = TrainConfig.batch_size, seed: int = TrainConfig.seed, epoch: int = 1,
-                callback: Callable[[StepInfo], None] | None = None, progress: bool = True) -> dict[str, float]:
+def train_epoch(
+    model: Module,
+    optimizer,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    T: int,
+    encoder: str = TrainConfig.encoder,
+    loss: str = TrainConfig.loss,
+    batch_size: int = TrainConfig.batch_size,
+    seed: int = TrainConfig.seed,
+    epoch: int = 1,
+    callback: Callable[[StepInfo], None] | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
     """One pass over ``images``; returns mean ``train_loss``, ``train_accuracy`` and ``rate/<layer>``."""
     from tqdm import tqdm  # here, so that importing numsnn does not load it
 
@@ -185,8 +227,17 @@ def train_epoch(model: Module, optimizer, images: np.ndarray, labels: np.ndarray
     return result
 
 
-def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, *, T: int, encoder: str = TrainConfig.encoder,
-             loss: str = TrainConfig.loss, batch_size: int = 500, seed: int = TrainConfig.seed) -> dict[str, float]:
+def evaluate(
+    model: Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    T: int,
+    encoder: str = TrainConfig.encoder,
+    loss: str = TrainConfig.loss,
+    batch_size: int = 500,
+    seed: int = TrainConfig.seed,
+) -> dict[str, float]:
     """Mean loss and accuracy (ties count as wrong, see ``metrics.predict``) without recording a graph."""
     loss_fn = _loss_fn(loss)
     rng = np.random.default_rng([seed, 0])  # epochs count from 1, so this stream is its own
@@ -201,12 +252,26 @@ def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, *, T: int, e
     return {"loss": total_loss / n, "accuracy": correct / n}
 
 
-def fit(model: Module, optimizer, train_data: tuple[np.ndarray, np.ndarray], test_data: tuple[np.ndarray, np.ndarray],
-        *, epochs: int, T: int, encoder: str = TrainConfig.encoder, loss: str = TrainConfig.loss,
-        batch_size: int = TrainConfig.batch_size, scheduler=None, seed: int = TrainConfig.seed, start_epoch: int = 0, history: list[dict] | None = None,
-        callback: Callable[[StepInfo], None] | None = None,
-        on_epoch_end: Callable[[int, list[dict]], None] | None = None, progress: bool = True,
-        verbose: bool = True) -> list[dict]:
+def fit(
+    model: Module,
+    optimizer,
+    train_data: tuple[np.ndarray, np.ndarray],
+    test_data: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    T: int,
+    encoder: str = TrainConfig.encoder,
+    loss: str = TrainConfig.loss,
+    batch_size: int = TrainConfig.batch_size,
+    scheduler=None,
+    seed: int = TrainConfig.seed,
+    start_epoch: int = 0,
+    history: list[dict] | None = None,
+    callback: Callable[[StepInfo], None] | None = None,
+    on_epoch_end: Callable[[int, list[dict]], None] | None = None,
+    progress: bool = True,
+    verbose: bool = True,
+) -> list[dict]:
     """Train for epochs ``start_epoch + 1 .. epochs``, evaluating after each; returns the history.
 
     The history is a list with one dict per epoch: ``epoch``, ``lr``, ``train_loss``,
@@ -222,17 +287,32 @@ def fit(model: Module, optimizer, train_data: tuple[np.ndarray, np.ndarray], tes
         start = time.perf_counter()
         lr = optimizer.lr
         row = {"epoch": epoch, "lr": lr}
-        row.update(train_epoch(model, optimizer, *train_data, T=T, encoder=encoder, loss=loss,
-                               batch_size=batch_size, seed=seed, epoch=epoch, callback=callback, progress=progress))
+        row.update(
+            train_epoch(
+                model,
+                optimizer,
+                *train_data,
+                T=T,
+                encoder=encoder,
+                loss=loss,
+                batch_size=batch_size,
+                seed=seed,
+                epoch=epoch,
+                callback=callback,
+                progress=progress,
+            )
+        )
         test = evaluate(model, *test_data, T=T, encoder=encoder, loss=loss, seed=seed)
         row.update(test_loss=test["loss"], test_accuracy=test["accuracy"], seconds=time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
         history.append(row)
         if verbose:
-            tqdm.write(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}, "
-                       f"train acc {row['train_accuracy']:.2%}, test acc {row['test_accuracy']:.2%} "
-                       f"({row['seconds']:.1f} s)")
+            tqdm.write(
+                f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}, "
+                f"train acc {row['train_accuracy']:.2%}, test acc {row['test_accuracy']:.2%} "
+                f"({row['seconds']:.1f} s)"
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
     return history

@@ -4,17 +4,33 @@ Read in this order: ``surrogate.py``, ``bptt.py`` (the recurrences and the two l
 ``neurons.py`` (``LIF``, ``IF``, ``record``, ``smooth_mode``), ``recording.py``,
 ``module.py``, ``layers.py``, ``losses.py``, ``models.py``. Names follow ``torch.nn``.
 """
+
 from numsnn.nn import surrogate
 from numsnn.nn.bptt import LIFParams
-from numsnn.nn.module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from numsnn.nn.layers import Dropout, Linear, TimeDistributed
-from numsnn.nn.neurons import IF, LIF, record, smooth_mode
-from numsnn.nn.recording import NeuronTrace
 from numsnn.nn.losses import ce_count_loss, mse_rate_loss
 from numsnn.nn.models import reference_model
+from numsnn.nn.module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from numsnn.nn.neurons import IF, LIF, record, smooth_mode
+from numsnn.nn.recording import NeuronTrace
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys", "Linear", "TimeDistributed", "Dropout",
-    "IF", "LIF", "LIFParams", "NeuronTrace", "record", "smooth_mode", "mse_rate_loss", "ce_count_loss",
-    "reference_model", "surrogate",
+    "Module",
+    "Parameter",
+    "Sequential",
+    "ModuleList",
+    "IncompatibleKeys",
+    "Linear",
+    "TimeDistributed",
+    "Dropout",
+    "IF",
+    "LIF",
+    "LIFParams",
+    "NeuronTrace",
+    "record",
+    "smooth_mode",
+    "mse_rate_loss",
+    "ce_count_loss",
+    "reference_model",
+    "surrogate",
 ]

@@ -46,8 +46,19 @@ from numsnn.autograd import ops
 from numsnn.autograd.tensor import Function, Tensor
 from numsnn.nn.surrogate import Sigmoid, Surrogate
 
-__all__ = ["RESETS", "LIFParams", "reset_potential", "reset_partials", "lif_forward", "lif_backward", "initial_state",
-           "LIFFunction", "lif", "Spike", "lif_unrolled"]
+__all__ = [
+    "RESETS",
+    "LIFParams",
+    "reset_potential",
+    "reset_partials",
+    "lif_forward",
+    "lif_backward",
+    "initial_state",
+    "LIFFunction",
+    "lif",
+    "Spike",
+    "lif_unrolled",
+]
 
 RESETS = ("rest", "subtract", "none")
 
@@ -163,8 +174,9 @@ def initial_state(x: np.ndarray, v0) -> Tensor | np.ndarray:
     data = v0.data if isinstance(v0, Tensor) else np.asarray(v0)
     expected = (x.shape[0], *x.shape[2:])
     if data.shape != expected:
-        raise ValueError(f"v0 must have the shape of one time step of x, {expected} for x of shape {x.shape}, "
-                         f"got {data.shape}")
+        raise ValueError(
+            f"v0 must have the shape of one time step of x, {expected} for x of shape {x.shape}, got {data.shape}"
+        )
     if data.dtype != x.dtype:
         raise TypeError(f"v0 must have the dtype of x ({x.dtype}), got {data.dtype}")
     validate.finite_array(data, "v0")
@@ -180,6 +192,7 @@ def lif(x, v0=None, **params) -> Tensor:
 
 # --- the same neuron, unrolled into primitive ops (the autodiff reference) ------------------
 
+
 class Spike(Function):
     """s = H(z) forward (or the smooth f(z)), gz = gs * f'(z) backward: the straight-through spike."""
 
@@ -191,7 +204,7 @@ class Spike(Function):
         return self.surrogate.smooth(z) if self.smooth else self.surrogate.forward(z)
 
     def backward(self, gs):
-        z, = self.saved
+        (z,) = self.saved
         return gs * self.surrogate.derivative(z)
 
 

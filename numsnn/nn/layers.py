@@ -31,8 +31,15 @@ class Linear(Module):
         bias: ``(out_features,)`` or None, same initialisation.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = False, *,
-                 rng: np.random.Generator | int | None = None, dtype=np.float32):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = False,
+        *,
+        rng: np.random.Generator | int | None = None,
+        dtype=np.float32,
+    ):
         self.in_features = validate.integer("Linear in_features", in_features, low=1)
         self.out_features = validate.integer("Linear out_features", out_features, low=1)
         if not isinstance(bias, (bool, np.bool_)):

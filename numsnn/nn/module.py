@@ -6,7 +6,8 @@ A Module's parameters and sub-modules are its attributes, found in assignment or
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,9 +54,11 @@ class Module:
         items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
         if any(isinstance(item, (Module, Parameter)) for item in items):
             kind = type(value).__name__
-            raise TypeError(f"{type(self).__name__}.{name}: a plain {kind} of Modules or Parameters is invisible to "
-                            f"parameters() and state_dict(), so it would never train; use ns.nn.ModuleList(...) "
-                            f"(or one attribute per Module)")
+            raise TypeError(
+                f"{type(self).__name__}.{name}: a plain {kind} of Modules or Parameters is invisible to "
+                f"parameters() and state_dict(), so it would never train; use ns.nn.ModuleList(...) "
+                f"(or one attribute per Module)"
+            )
         super().__setattr__(name, value)
 
     # --- the module tree ----------------------------------------------------------------
@@ -140,8 +143,11 @@ class Module:
         """
         params = dict(self.named_parameters())
         missing, unexpected = validate.state_dict(
-            state, {name: p.data for name, p in params.items()}, f"load_state_dict into {type(self).__name__}",
-            strict=strict)
+            state,
+            {name: p.data for name, p in params.items()},
+            f"load_state_dict into {type(self).__name__}",
+            strict=strict,
+        )
         for name in params.keys() & state.keys():
             params[name].data[...] = state[name]
         return IncompatibleKeys(missing, unexpected)

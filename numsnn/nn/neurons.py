@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 from numsnn import validate
 from numsnn.autograd.tensor import Tensor, as_tensor

@@ -129,4 +129,4 @@ class Triangle(Surrogate):
         return np.where(c < 0, (c + w) ** 2, 2 * w * w - (w - c) ** 2) / (2 * w * w)
 
     def derivative(self, z):
-        return np.maximum(self.width - np.abs(z), 0) / self.width ** 2
+        return np.maximum(self.width - np.abs(z), 0) / self.width**2

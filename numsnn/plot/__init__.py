@@ -31,8 +31,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
-from matplotlib.colors import Normalize
 from matplotlib.collections import PathCollection
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
@@ -50,8 +50,20 @@ from numsnn.nn.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 from numsnn.validate import finite_array
 
 __all__ = [
-    "membrane", "MembraneArtists", "raster", "record_sample", "SampleRecord", "step_by_step", "animate",
-    "save_gif", "save_figure", "bptt_view", "surrogates", "SurrogateArtists", "training_curves", "OKABE_ITO",
+    "membrane",
+    "MembraneArtists",
+    "raster",
+    "record_sample",
+    "SampleRecord",
+    "step_by_step",
+    "animate",
+    "save_gif",
+    "save_figure",
+    "bptt_view",
+    "surrogates",
+    "SurrogateArtists",
+    "training_curves",
+    "OKABE_ITO",
 ]
 
 # Okabe-Ito: eight colours that stay distinct under every common colour-vision deficiency.
@@ -63,6 +75,7 @@ MAX_LINES = 10  # more membrane traces than this in one axes are unreadable
 
 
 # --- input checks ---------------------------------------------------------------------------
+
 
 def _pick_sample(a: np.ndarray, name: str, layout: str, sample: int | None) -> np.ndarray:
     """``a [N, *layout]`` with ``sample=i``, or ``a [*layout]`` without it, as ``[*layout]``."""
@@ -97,8 +110,15 @@ def _pick_neurons(neurons, count: int, name: str) -> np.ndarray:
 def _check_ax(ax, panels: int, who: str):
     """``ax`` as a tuple of ``panels`` Axes, creating a constrained-layout figure when it is None."""
     if ax is None:
-        _, axes = plt.subplots(panels, 1, squeeze=False, sharex=True, layout="constrained",
-                               figsize=(7, 3.2 + 1.5 * (panels - 1)), height_ratios=[3] + [1.4] * (panels - 1))
+        _, axes = plt.subplots(
+            panels,
+            1,
+            squeeze=False,
+            sharex=True,
+            layout="constrained",
+            figsize=(7, 3.2 + 1.5 * (panels - 1)),
+            height_ratios=[3] + [1.4] * (panels - 1),
+        )
         return tuple(axes[:, 0])
     axes = (ax,) if isinstance(ax, Axes) else tuple(ax)
     if len(axes) != panels or not all(isinstance(a, Axes) for a in axes):
@@ -125,6 +145,7 @@ def _integer_time_axis(ax: Axes, T: int) -> None:
 
 # --- one neuron over time -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MembraneArtists:
     """What ``membrane`` drew. ``u_points[i]``'s y-data is u of the i-th selected neuron.
@@ -142,8 +163,17 @@ class MembraneArtists:
     x_lines: list[Line2D]
 
 
-def membrane(u, threshold: float = 1.0, spikes=None, x=None, neurons=None, sample: int | None = None, ax=None,
-             reset: str = "rest", rest: float = 0.0) -> MembraneArtists:
+def membrane(
+    u,
+    threshold: float = 1.0,
+    spikes=None,
+    x=None,
+    neurons=None,
+    sample: int | None = None,
+    ax=None,
+    reset: str = "rest",
+    rest: float = 0.0,
+) -> MembraneArtists:
     """Membrane potential of one or a few neurons over time: charge, cross threshold, fire, reset.
 
     Args:
@@ -202,11 +232,27 @@ def membrane(u, threshold: float = 1.0, spikes=None, x=None, neurons=None, sampl
     spike_markers = reset_markers = None
     if s is not None:
         fired_t, fired_k = np.nonzero(s > 0)
-        spike_markers = ax_u.scatter(fired_t, u[fired_t, fired_k], marker="*", s=140, zorder=3,
-                                     c=[colors[k] for k in fired_k], edgecolors="k", linewidths=0.6,
-                                     label="spike: s_t = 1")
-        reset_markers = ax_u.scatter(fired_t, v[fired_t, fired_k], marker="v", s=40, zorder=3, facecolors="white",
-                                     edgecolors=[colors[k] for k in fired_k], label="reset to v_t")
+        spike_markers = ax_u.scatter(
+            fired_t,
+            u[fired_t, fired_k],
+            marker="*",
+            s=140,
+            zorder=3,
+            c=[colors[k] for k in fired_k],
+            edgecolors="k",
+            linewidths=0.6,
+            label="spike: s_t = 1",
+        )
+        reset_markers = ax_u.scatter(
+            fired_t,
+            v[fired_t, fired_k],
+            marker="v",
+            s=40,
+            zorder=3,
+            facecolors="white",
+            edgecolors=[colors[k] for k in fired_k],
+            label="reset to v_t",
+        )
     ax_u.set_ylabel("membrane potential u")
     legend = ax_u.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
     if s is not None and len(index) > 1:  # the markers take each neuron's colour: show them neutral in the key
@@ -230,6 +276,7 @@ def membrane(u, threshold: float = 1.0, spikes=None, x=None, neurons=None, sampl
 
 # --- many neurons over time -----------------------------------------------------------------
 
+
 def raster(spikes, ax=None, sample: int | None = None, color: str = OKABE_ITO[0]) -> PathCollection:
     """Spike raster: a tick at (t, i) for every spike of neuron i at step t.
 
@@ -247,11 +294,24 @@ def raster(spikes, ax=None, sample: int | None = None, color: str = OKABE_ITO[0]
     # visible) and is as thick as a fraction of its column.
     box = ax.get_window_extent()
     row_pt, col_pt = (size * 72 / ax.figure.dpi for size in (box.height / max(M, 1), box.width / max(T, 1)))
-    dots = ax.scatter(t, i, marker="|", s=float(np.clip(row_pt, 1.5, 12)) ** 2, color=color,
-                      linewidths=float(np.clip(0.15 * col_pt, 0.5, 3)))
+    dots = ax.scatter(
+        t,
+        i,
+        marker="|",
+        s=float(np.clip(row_pt, 1.5, 12)) ** 2,
+        color=color,
+        linewidths=float(np.clip(0.15 * col_pt, 0.5, 3)),
+    )
     if t.size == 0:
-        ax.text(0.5, 0.5, f"no spikes: all {M} neurons silent for {T} steps", transform=ax.transAxes,
-                ha="center", va="center", color="0.3")
+        ax.text(
+            0.5,
+            0.5,
+            f"no spikes: all {M} neurons silent for {T} steps",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.3",
+        )
     ax.set_title(f"{t.size:,} spikes, {t.size / max(s.size, 1):.3f} per neuron per step", fontsize="medium")
     ax.set_xlabel(TIME)
     ax.set_ylabel("neuron index")
@@ -262,6 +322,7 @@ def raster(spikes, ax=None, sample: int | None = None, color: str = OKABE_ITO[0]
 
 
 # --- one sample through a model, step by step -----------------------------------------------
+
 
 @dataclass(frozen=True)
 class SampleRecord:
@@ -291,8 +352,9 @@ def record_sample(model: Module, x) -> SampleRecord:
     """Run ``model`` on one encoded sample ``x`` (``[T, F]`` or ``[1, T, F]``) under no_grad, recording it."""
     x = finite_array(x, "x")
     if x.ndim == 3 and x.shape[0] != 1:
-        raise ValueError(f"x must be ONE encoded sample [T, F] or [1, T, F], got a batch of shape {x.shape}; "
-                         "pick one with x[i]")
+        raise ValueError(
+            f"x must be ONE encoded sample [T, F] or [1, T, F], got a batch of shape {x.shape}; pick one with x[i]"
+        )
     if x.ndim not in (2, 3):
         raise ValueError(f"x must be one encoded sample laid out [T, F] or [1, T, F], got shape {x.shape}")
     if x.dtype.kind != "f":
@@ -308,8 +370,14 @@ def record_sample(model: Module, x) -> SampleRecord:
     hidden, trace = next(iter(traces.items()))
     T = x.shape[0]
     return SampleRecord(
-        x=x, hidden=hidden, hidden_u=trace.u[0].reshape(T, -1), hidden_s=trace.s[0].reshape(T, -1),
-        threshold=trace.threshold, output=out[0], counts=np.cumsum(out[0], axis=0), prediction=int(predict(out)[0]),
+        x=x,
+        hidden=hidden,
+        hidden_u=trace.u[0].reshape(T, -1),
+        hidden_s=trace.s[0].reshape(T, -1),
+        threshold=trace.threshold,
+        output=out[0],
+        counts=np.cumsum(out[0], axis=0),
+        prediction=int(predict(out)[0]),
     )
 
 
@@ -327,7 +395,7 @@ def _image_shape(n: int) -> tuple[int, int]:
 def _image(values: np.ndarray) -> np.ndarray:
     rows, cols = _image_shape(values.size)
     image = np.full(rows * cols, np.nan)
-    image[:values.size] = values
+    image[: values.size] = values
     return image.reshape(rows, cols)
 
 
@@ -351,8 +419,12 @@ class _StepPanels:
         digit = rec.x.mean(axis=0)
         # The digit in dim grey so the bright input at step t stands out on top of it.
         ax_in.imshow(_image(digit), cmap="gray", vmin=0, vmax=2.5 * max(digit.max(), 1e-12))
-        self.input = ax_in.imshow(np.ma.masked_equal(_image(rec.x[0]), 0), cmap="viridis",
-                                  vmin=min(rec.x.min(), 0), vmax=max(rec.x.max(), 1e-12))
+        self.input = ax_in.imshow(
+            np.ma.masked_equal(_image(rec.x[0]), 0),
+            cmap="viridis",
+            vmin=min(rec.x.min(), 0),
+            vmax=max(rec.x.max(), 1e-12),
+        )
         self.u = ax_u.imshow(_image(rec.hidden_u[0]), cmap="viridis", norm=_potential_norm(rec.hidden_u, rec.threshold))
         self.s = ax_s.imshow(_image(rec.hidden_s[0]), cmap="Greys", vmin=0, vmax=1)
         for ax in axes[:3]:
@@ -390,6 +462,7 @@ def _colorbars(fig: Figure, panels: _StepPanels, ax_in: Axes, ax_u: Axes) -> Non
 
     Under, as wide as the image: a bar between two columns reads as belonging to either of them.
     """
+
     def under(ax):  # in the panel's own coordinates, so it lines up with the image (and layout makes room)
         return dict(cax=ax.inset_axes((0, -0.1, 1, 0.06)), orientation="horizontal")
 
@@ -406,8 +479,13 @@ def _potential_norm(u: np.ndarray, threshold: float) -> Normalize:
 
 def _potential_colorbar(fig: Figure, image, axes, u: np.ndarray, threshold: float, style: dict) -> None:
     """A colorbar for membrane potentials ``u`` with the threshold marked (and an arrow if clipped)."""
-    bar = fig.colorbar(image, ax=axes, label=f"membrane potential u_t\nblack line: threshold θ = {threshold:g}",
-                       extend="min" if u.min() < image.norm.vmin else "neither", **style)
+    bar = fig.colorbar(
+        image,
+        ax=axes,
+        label=f"membrane potential u_t\nblack line: threshold θ = {threshold:g}",
+        extend="min" if u.min() < image.norm.vmin else "neither",
+        **style,
+    )
     mark = bar.ax.axhline if bar.orientation == "vertical" else bar.ax.axvline
     mark(threshold, color="w", lw=3.5)  # a white halo keeps the line visible on any colour
     mark(threshold, color="k", lw=1.8)
@@ -447,8 +525,9 @@ def step_by_step(model: Module, x, label: int | None = None, fig: Figure | None 
     return fig
 
 
-def animate(model: Module, x, label: int | None = None, fig: Figure | None = None,
-            interval: int = 600) -> FuncAnimation:
+def animate(
+    model: Module, x, label: int | None = None, fig: Figure | None = None, interval: int = 600
+) -> FuncAnimation:
     """The ``step_by_step`` panels as an animation, one frame per time step (T frames).
 
     ``interval`` is the delay between frames in milliseconds. In a notebook, pass your own
@@ -504,8 +583,10 @@ def save_figure(fig: Figure, path, dpi: int = 120) -> Path:
 
 # --- backpropagation through time -----------------------------------------------------------
 
-def bptt_view(trace: NeuronTrace, sample: int = 0, fig: Figure | None = None, neurons=None,
-              max_neurons: int = 64) -> Figure:
+
+def bptt_view(
+    trace: NeuronTrace, sample: int = 0, fig: Figure | None = None, neurons=None, max_neurons: int = 64
+) -> Figure:
     """Forward and backward of one neuron layer as heatmaps over neurons x time, side by side.
 
     Panels (``fig.axes[0:4]``, images of shape [neurons, T]): the membrane potential u with
@@ -529,7 +610,7 @@ def bptt_view(trace: NeuronTrace, sample: int = 0, fig: Figure | None = None, ne
         raise IndexError(f"sample must be an integer index into the batch of {N}, got {sample!r}")
     u, s, gs, gu = (a[sample].reshape(T, -1).T for a in (trace.u, trace.s, trace.gs, trace.gu))  # [M, T]
     M = u.shape[0]
-    if neurons is None and M > max_neurons:
+    if neurons is None and max_neurons < M:
         order = np.lexsort((-u.max(axis=1), -s.sum(axis=1)))  # last key first: most spikes, then peak u
         index = np.sort(order[:max_neurons])
         what = f"the {max_neurons} most active of {M} neurons"
@@ -546,13 +627,20 @@ def bptt_view(trace: NeuronTrace, sample: int = 0, fig: Figure | None = None, ne
         *(ax.imshow(g, cmap="RdBu_r", vmin=-_extent(g), vmax=_extent(g)) for ax, g in ((axes[1], gs), (axes[2], gu))),
         axes[3].imshow(surrogate_gain(u, trace.threshold, trace.surrogate), cmap="cividis", vmin=0, vmax=1),
     ]
-    titles = ("forward: u_t (dots: spikes)", "backward: gs = dL/ds_t", "backward: gu = dL/du_t",
-              "surrogate window: gs_t → gu_t")
+    titles = (
+        "forward: u_t (dots: spikes)",
+        "backward: gs = dL/ds_t",
+        "backward: gu = dL/du_t",
+        "surrogate window: gs_t → gu_t",
+    )
     # Each colour scale lies under its own panel, as wide as the panel: a bar beside a panel
     # would put its label right next to the neighbouring panel, where it reads as that panel's y-label.
-    labels = (None, "gs = dL/ds_t\nred: more s_t raises L, blue: lowers it",
-              "gu = dL/du_t\nred: more u_t raises L, blue: lowers it",
-              "f'(u_t - θ) / f'(0)\n1: gs_t reaches gu_t at full gain, 0: blocked")
+    labels = (
+        None,
+        "gs = dL/ds_t\nred: more s_t raises L, blue: lowers it",
+        "gu = dL/du_t\nred: more u_t raises L, blue: lowers it",
+        "f'(u_t - θ) / f'(0)\n1: gs_t reaches gu_t at full gain, 0: blocked",
+    )
     style = dict(location="bottom", aspect=25, pad=0.02)
     for k, (ax, image, label, title) in enumerate(zip(axes, images, labels, titles, strict=True)):
         image.set_extent(extent)
@@ -572,11 +660,14 @@ def bptt_view(trace: NeuronTrace, sample: int = 0, fig: Figure | None = None, ne
     axes[0].scatter(fired_t, fired_k, s=16, c="white", edgecolors="k", linewidths=0.6)
     axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     # Rows are the selected neurons: label each tick with the neuron's own index.
-    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda row, _: str(index[int(row)]) if 0 <= row < len(index)
-                                                    else ""))
+    axes[0].yaxis.set_major_formatter(
+        FuncFormatter(lambda row, _: str(index[int(row)]) if 0 <= row < len(index) else "")
+    )
     axes[0].set_ylabel(f"neuron index ({what})")
-    fig.suptitle(f"BPTT through one layer, sample {sample}: the error flows from t = {T - 1} back to t = 0 "
-                 f"(threshold θ = {trace.threshold:g}, {trace.surrogate!r})")
+    fig.suptitle(
+        f"BPTT through one layer, sample {sample}: the error flows from t = {T - 1} back to t = 0 "
+        f"(threshold θ = {trace.threshold:g}, {trace.surrogate!r})"
+    )
     return fig
 
 
@@ -587,6 +678,7 @@ def _extent(g: np.ndarray) -> float:
 
 
 # --- surrogate functions --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SurrogateArtists:
@@ -622,8 +714,14 @@ def surrogates(surrogates=DEFAULT_SURROGATES, ax=None, z=None) -> SurrogateArtis
         style = dict(color=OKABE_ITO[i % 7], ls=LINESTYLES[i % len(LINESTYLES)], lw=1.6, label=repr(f))
         smooth_lines += ax_f.plot(z, f.smooth(z), **style)
         derivative_lines += ax_df.plot(z, f.derivative(z), **style)
-    ax_df.annotate("H'(z) = δ(z):\n0 except at z = 0", xy=(0, ax_df.get_ylim()[1]), xytext=(0.04, 0.86),
-                   textcoords="axes fraction", arrowprops=dict(arrowstyle="->", color="k"), fontsize="small")
+    ax_df.annotate(
+        "H'(z) = δ(z):\n0 except at z = 0",
+        xy=(0, ax_df.get_ylim()[1]),
+        xytext=(0.04, 0.86),
+        textcoords="axes fraction",
+        arrowprops=dict(arrowstyle="->", color="k"),
+        fontsize="small",
+    )
     ax_f.set_title("forward: step H(z), smooth f(z)", fontsize="medium")
     ax_df.set_title("backward: surrogate derivative f'(z)", fontsize="medium")
     for ax_, name in ((ax_f, "f(z)"), (ax_df, "f'(z)")):
@@ -631,12 +729,20 @@ def surrogates(surrogates=DEFAULT_SURROGATES, ax=None, z=None) -> SurrogateArtis
         ax_.set_ylabel(name)
         ax_.axvline(0, color="0.8", lw=0.8, zorder=0)
     ax_f.legend(handles=[step_line], loc="upper left", fontsize="small")
-    ax_df.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False,
-                 title="surrogate f (both panels)", title_fontsize="small", alignment="left")
+    ax_df.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize="small",
+        frameon=False,
+        title="surrogate f (both panels)",
+        title_fontsize="small",
+        alignment="left",
+    )
     return SurrogateArtists(step_line, smooth_lines, derivative_lines)
 
 
 # --- training -------------------------------------------------------------------------------
+
 
 def training_curves(history, fig: Figure | None = None) -> Figure:
     """Loss, accuracy and firing rate per layer over epochs, from the training loop's history.
@@ -654,8 +760,9 @@ def training_curves(history, fig: Figure | None = None) -> Figure:
             raise ValueError(f"history[{i}] needs an integer 'epoch', got {row.get('epoch')!r}")
     fig = _new_figure(fig, (13, 3.8), wspace=0.05)
     axes = fig.subplots(1, 3)
-    rates = sorted({k for row in history for k in row if k.startswith("rate/")},
-                   key=lambda k: (len(k), k))  # "rate/3" before "rate/11"
+    rates = sorted(
+        {k for row in history for k in row if k.startswith("rate/")}, key=lambda k: (len(k), k)
+    )  # "rate/3" before "rate/11"
     panels = (
         (axes[0], "loss", [("train_loss", "train"), ("test_loss", "test")]),
         (axes[1], "accuracy (fraction correct)", [("train_accuracy", "train"), ("test_accuracy", "test")]),
@@ -669,14 +776,28 @@ def training_curves(history, fig: Figure | None = None) -> Figure:
                 if not isinstance(row[key], (int, float, np.integer, np.floating)):
                     raise TypeError(f"history entry {key!r} of epoch {row['epoch']} must be a number, got {row[key]!r}")
             if rows:
-                ax.plot([row["epoch"] for row in rows], [row[key] for row in rows], marker="o", ms=4,
-                        color=OKABE_ITO[i % len(OKABE_ITO)], ls=LINESTYLES[i % len(LINESTYLES)], label=name)
+                ax.plot(
+                    [row["epoch"] for row in rows],
+                    [row[key] for row in rows],
+                    marker="o",
+                    ms=4,
+                    color=OKABE_ITO[i % len(OKABE_ITO)],
+                    ls=LINESTYLES[i % len(LINESTYLES)],
+                    label=name,
+                )
                 drawn += 1
         if drawn:
             ax.legend(fontsize="small")
         else:
-            ax.text(0.5, 0.5, f"no {ylabel.split(' (')[0]} in history", transform=ax.transAxes,
-                    ha="center", va="center", color="0.3")
+            ax.text(
+                0.5,
+                0.5,
+                f"no {ylabel.split(' (')[0]} in history",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="0.3",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
