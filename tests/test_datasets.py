@@ -5,15 +5,18 @@ import gzip
 import hashlib
 import importlib.resources
 import os
+import socket
 import struct
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import time
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from numsnn.datasets import DataLoader, DownloadError, IDXError, load_mnist, read_idx, to_float, write_idx
+from numsnn.lab import datasets
 
 TRAIN = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -384,6 +387,103 @@ def test_cached_file_with_wrong_contents_is_reported(server, isolated_env):
     with pytest.raises(IDXError, match=f"{isolated_env / TRAIN[0]}.gz: SHA-256"):
         load_mnist("train", source="full", mirrors=[f"{server.url}/m1"], checksums=checksums)
     assert server.requests == []
+
+
+def test_where_the_download_comes_from_is_said_before_connecting(server, isolated_env, capsys):
+    _, checksums = fake_mnist(server.www / "m1")
+    load_mnist("test", source="full", mirrors=[f"{server.url}/m1"], checksums=checksums, progress=False)
+    said = capsys.readouterr().err
+    assert f"downloading {server.url}/m1/{TEST[0]}.gz into {isolated_env}" in said
+
+
+def test_every_failure_says_what_to_do_instead(isolated_env, tmp_path):
+    _, checksums = fake_mnist(tmp_path / "unused")
+    with pytest.raises(DownloadError, match=r"(?s)pass it as root= \(numsnn: --data-dir\).*--dataset bundled"):
+        load_mnist("train", source="full", mirrors=["http://127.0.0.1:1/"], checksums=checksums, progress=False)
+
+
+@pytest.fixture
+def slow_server(monkeypatch):
+    """Two misbehaving mirrors on 127.0.0.1: one accepts connections and never answers; one sends the HTTP
+    headers of a large file and then one byte every 0.05 s."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            while not stop.is_set():
+                try:
+                    self.wfile.write(b"\x1f")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    trickle = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    stalled = socket.create_server(("127.0.0.1", 0))  # listens (the kernel accepts), never reads or answers
+    threads = [threading.Thread(target=trickle.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)]
+    for thread in threads:
+        thread.start()
+    yield SimpleNamespace(trickle=f"http://127.0.0.1:{trickle.server_address[1]}",
+                          stalled=f"http://127.0.0.1:{stalled.getsockname()[1]}")  # fmt: skip
+    stop.set()
+    trickle.shutdown()
+    trickle.server_close()
+    stalled.close()
+
+
+def test_a_stalled_mirror_times_out_and_the_next_one_is_tried(slow_server, server, isolated_env):
+    arrays, checksums = fake_mnist(server.www / "good")
+    start = time.monotonic()
+    images, _ = load_mnist("test", source="full", mirrors=[slow_server.stalled, f"{server.url}/good"],
+                           checksums=checksums, progress=False, timeout=0.3)  # fmt: skip
+    assert time.monotonic() - start < 5
+    np.testing.assert_array_equal(images, arrays[TEST[0]])
+
+
+def test_a_trickling_mirror_is_cut_off_at_the_deadline(slow_server, isolated_env, tmp_path):
+    _, checksums = fake_mnist(tmp_path / "unused")
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"not complete after the 0.5 s deadline"):
+        load_mnist("test", source="full", mirrors=[slow_server.trickle], checksums=checksums, progress=False,
+                   timeout=2.0, deadline=0.5)  # fmt: skip
+    assert time.monotonic() - start < 5  # two files at most, each cut off after 0.5 s
+    assert files_in(isolated_env) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_timeouts_must_be_positive(bad):
+    with pytest.raises(ValueError, match="positive finite number"):
+        load_mnist("test", source="full", timeout=bad)
+    with pytest.raises(ValueError, match="positive finite number"):
+        load_mnist("test", source="full", deadline=bad)
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_the_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_IDX_BYTES", 1 << 20)  # 1 MiB, so the bomb can be small
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    bomb.write_bytes(gzip.compress(bytes(4 << 20)))  # 4 MiB of zeros in about 4 KiB
+    assert bomb.stat().st_size < 10_000
+    with pytest.raises(IDXError, match=r"decompresses to more than 1,048,576 bytes.*refused"):
+        read_idx(bomb)
+    _, checksums = fake_mnist(tmp_path)
+    bomb.write_bytes(gzip.compress(bytes(4 << 20)))
+    with pytest.raises(IDXError, match="gzip bomb"):
+        load_mnist("train", source="full", root=tmp_path, checksums=checksums)
+
+
+def test_an_oversized_raw_file_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_IDX_BYTES", 1000)
+    big = tmp_path / "big-idx"
+    write_idx(big, np.zeros((2000,), np.uint8))
+    with pytest.raises(IDXError, match=r"2,008 bytes, more than any MNIST file \(1,000\); refused"):
+        read_idx(big)
 
 
 # ------------------------------------------------------------------------------------------------- full MNIST

@@ -22,9 +22,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.resources
+import io
 import math
 import os
 import struct
+import sys
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,9 +35,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from numsnn import validate
 from numsnn.lab.atomic import write_bytes
 
 __all__ = [
+    "TIMEOUT",
+    "DEADLINE",
+    "MAX_IDX_BYTES",
     "IDXError",
     "DownloadError",
     "read_idx",
@@ -68,7 +75,11 @@ _SPLIT_FILES = {
 }
 _BUNDLED = "mnist_subset.npz"
 _GZIP_MAGIC = b"\x1f\x8b"
-_TIMEOUT = 60  # seconds without data before a mirror counts as failed
+TIMEOUT = 30.0  # seconds to connect to a mirror, and the longest wait for any one piece of a file
+DEADLINE = 600.0  # seconds for one whole file, so a mirror that trickles cannot hold a download forever
+# The largest IDX file numsnn reads decompressed (MNIST's largest is 47 MB): anything bigger is refused
+# before it can fill the memory (a gzip bomb, or a file that is not MNIST).
+MAX_IDX_BYTES = 1 << 27
 
 # IDX type code -> big-endian dtype of the stored values.
 _IDX_DTYPES = {
@@ -95,13 +106,23 @@ class DownloadError(OSError):
 
 
 def _decompress(raw: bytes, source) -> bytes:
-    """Gunzip ``raw`` if it starts with the gzip magic bytes 1f 8b (the file name is not trusted)."""
+    """Gunzip ``raw`` if it starts with the gzip magic bytes 1f 8b (the file name is not trusted).
+
+    At most ``MAX_IDX_BYTES`` are decompressed, so a small file cannot expand to fill the memory.
+    """
     if raw[:2] != _GZIP_MAGIC:
         return raw
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            data = f.read(MAX_IDX_BYTES + 1)
     except (OSError, EOFError, zlib.error) as err:
         raise IDXError(f"{source}: corrupt gzip data ({err})") from err
+    if len(data) > MAX_IDX_BYTES:
+        raise IDXError(
+            f"{source}: decompresses to more than {MAX_IDX_BYTES:,} bytes, far more than any MNIST file; "
+            "refused (a gzip bomb, or not an MNIST file)"
+        )
+    return data
 
 
 def _check_sha256(data: bytes, expected: str, source) -> None:
@@ -156,8 +177,12 @@ def read_idx(path, sha256: str | None = None) -> np.ndarray:
 
     Raises:
         IDXError: bad magic, unsupported type code, truncated file, trailing bytes,
-            corrupt gzip data or a SHA-256 mismatch; the message names the file.
+            corrupt gzip data, a file larger than ``MAX_IDX_BYTES`` (raw or decompressed) or a
+            SHA-256 mismatch; the message names the file.
     """
+    size = Path(path).stat().st_size
+    if size > MAX_IDX_BYTES:
+        raise IDXError(f"{path}: {size:,} bytes, more than any MNIST file ({MAX_IDX_BYTES:,}); refused")
     data = _decompress(Path(path).read_bytes(), path)
     if sha256 is not None:
         _check_sha256(data, sha256, path)
@@ -197,40 +222,54 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _fetch(url: str, desc: str, progress: bool) -> bytes:
+def _fetch(url: str, desc: str, progress: bool, timeout: float, deadline: float) -> bytes:
+    """The bytes at ``url``, or an error once ``timeout`` passes without data or ``deadline`` in all."""
     import urllib.request  # here, not at the top: it costs more import time than all of numsnn
 
     from tqdm import tqdm
 
-    chunks = []
+    start, chunks, size = time.monotonic(), [], 0
     with (
-        urllib.request.urlopen(url, timeout=_TIMEOUT) as response,
+        urllib.request.urlopen(url, timeout=timeout) as response,
         tqdm(
             total=response.length, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress
         ) as bar,
     ):
-        while chunk := response.read(1 << 16):
+        # read1 returns whatever has arrived, so the deadline is checked even while a mirror trickles.
+        while chunk := response.read1(1 << 16):
             chunks.append(chunk)
+            size += len(chunk)
             bar.update(len(chunk))
+            if size > MAX_IDX_BYTES:
+                raise IDXError(f"more than {MAX_IDX_BYTES:,} bytes, far more than any MNIST file")
+            if time.monotonic() - start > deadline:
+                raise TimeoutError(f"not complete after the {deadline:g} s deadline ({size:,} bytes arrived)")
     return b"".join(chunks)
 
 
-def _download(name: str, folder: Path, mirrors: Sequence[str], sha256: str, progress: bool) -> Path:
+def _download(name: str, folder: Path, mirrors: Sequence[str], sha256: str, progress: bool, timeout: float,
+              deadline: float) -> Path:  # fmt: skip
     """Fetch ``name.gz`` from the first mirror whose file has the expected checksum; save it in ``folder``."""
     import http.client
 
     failures = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{name}.gz"
+        # Said before connecting, so a stalled network is never a silent wait.
+        print(f"downloading {url} into {folder} (up to {deadline:g} s; Ctrl-C to stop)", file=sys.stderr)
         try:
-            data = _fetch(url, f"{name}.gz", progress)
+            data = _fetch(url, f"{name}.gz", progress, timeout, deadline)
             _check_sha256(_decompress(data, url), sha256, url)
         except (OSError, http.client.HTTPException, IDXError) as err:
             failures.append(f"  {url}: {err}")
             continue
         # Only a verified file reaches the cache, so a failed download leaves nothing behind.
         return write_bytes(folder / (f"{name}.gz" if data[:2] == _GZIP_MAGIC else name), data)
-    raise DownloadError(f"could not download {name}: every mirror failed:\n" + "\n".join(failures))
+    raise DownloadError(
+        f"could not download {name}: every mirror failed:\n" + "\n".join(failures) + "\n"
+        "Instead, put the four MNIST files (from any copy) in a folder and pass it as root= (numsnn: --data-dir), "
+        "or use the subset that ships with numsnn (source='bundled'; numsnn: --dataset bundled)"
+    )
 
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, images_from: str, labels_from: str) -> None:
@@ -253,13 +292,13 @@ def _load_bundled(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _load_full(split, root, download, progress, mirrors, checksums) -> tuple[np.ndarray, np.ndarray]:
+def _load_full(split, root, download, progress, mirrors, checksums, timeout, deadline):
     names = _SPLIT_FILES[split]
     absent = [name for name in names if name not in checksums]
     if absent:
         raise ValueError(f"load_mnist: checksums has no SHA-256 for {', '.join(absent)}")
     if root is not None:
-        folder, origin = Path(root), "root, --data-dir on the command line"
+        folder, origin = Path(root), "root"
     elif os.environ.get("NUMSNN_DATA"):
         folder, origin = Path(os.environ["NUMSNN_DATA"]), "the NUMSNN_DATA environment variable"
     else:
@@ -276,7 +315,8 @@ def _load_full(split, root, download, progress, mirrors, checksums) -> tuple[np.
             f"{expected}; pass download=True, root=<folder with the files> or set NUMSNN_DATA"
         )
     for name in missing:
-        paths[name] = _download(name, folder, MIRRORS if mirrors is None else mirrors, checksums[name], progress)
+        paths[name] = _download(name, folder, MIRRORS if mirrors is None else mirrors, checksums[name], progress,
+                                timeout, deadline)  # fmt: skip
 
     images, labels = (read_idx(paths[name], sha256=checksums[name]) for name in names)
     _check_pair(images, labels, str(paths[names[0]]), str(paths[names[1]]))
@@ -291,6 +331,8 @@ def load_mnist(
     progress: bool = True,
     mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT,
+    deadline: float = DEADLINE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images and labels: ``(uint8 [N, 28, 28] in 0..255, uint8 [N] in 0..9)``.
 
@@ -306,11 +348,13 @@ def load_mnist(
         mirrors: (full) base URLs to try in order instead of ``MIRRORS``.
         checksums: (full) SHA-256 of each decompressed file, by file name, instead of
             ``MNIST_SHA256``, e.g. to load another dataset stored in MNIST's files.
+        timeout: (full) seconds to connect to a mirror, and the longest wait for any piece of a file.
+        deadline: (full) seconds for each whole file before the mirror counts as failed.
 
     Raises:
         FileNotFoundError: files absent from ``root``/``NUMSNN_DATA``, or from the cache with download=False.
         IDXError: a malformed file or a checksum mismatch (the message names the file).
-        DownloadError: every mirror failed (the message lists each mirror and why).
+        DownloadError: every mirror failed (the message lists each mirror and why, and what to do instead).
     """
     if split not in _SPLIT_FILES:
         raise ValueError(f"load_mnist: split must be 'train' or 'test', got {split!r}")
@@ -328,7 +372,10 @@ def load_mnist(
             raise TypeError("load_mnist: mirrors must be a list of base URLs, got a single string")
         if mirrors is not None and len(mirrors) == 0:
             raise ValueError("load_mnist: mirrors is empty; give at least one base URL (or None for MIRRORS)")
-        return _load_full(split, root, download, progress, mirrors, MNIST_SHA256 if checksums is None else checksums)
+        timeout = validate.positive("load_mnist timeout", timeout)
+        deadline = validate.positive("load_mnist deadline", deadline)
+        checksums = MNIST_SHA256 if checksums is None else checksums
+        return _load_full(split, root, download, progress, mirrors, checksums, timeout, deadline)
     raise ValueError(f"load_mnist: source must be 'bundled' or 'full', got {source!r}")
 
 
