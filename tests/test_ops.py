@@ -140,9 +140,67 @@ def test_matmul_batch_mismatch_names_both_shapes():
         ns.Tensor(np.ones((2, 3, 4))) @ ns.Tensor(np.ones((3, 4, 5)))
 
 
-def test_matmul_rejects_vectors():
-    with pytest.raises(ValueError, match="at least 2 dimensions"):
-        ns.Tensor(np.ones(3)) @ ns.Tensor(np.ones((3, 2)))
+# numpy's rules for 1-D operands: a row [1, k] on the left, a column [k, 1] on the right, the added axis dropped.
+VECTOR_MATMUL = [
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((4,), (4,)),
+    ((4,), (2, 4, 5)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 1, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("shapes", VECTOR_MATMUL, ids=str)
+def test_matmul_with_vectors_follows_numpy(shapes, rng):
+    a, b = leaf(shapes[0], rng), leaf(shapes[1], rng)
+    y = a @ b
+    expected = np.matmul(a.data, b.data)
+    assert y.shape == expected.shape
+    np.testing.assert_allclose(y.data, expected, rtol=1e-14)
+    check(ops.matmul, a, b)
+    y.sum().backward()
+    assert a.grad.shape == shapes[0] and b.grad.shape == shapes[1]
+
+
+def test_matmul_of_two_vectors_is_their_dot_product(rng):
+    a, b = leaf((5,), rng), leaf((5,), rng)
+    y = a @ b
+    assert y.shape == ()
+    np.testing.assert_allclose(y.item(), np.dot(a.data, b.data), rtol=1e-14)
+    y.backward()
+    np.testing.assert_array_equal(a.grad, b.data)
+    np.testing.assert_array_equal(b.grad, a.data)
+
+
+def test_matrix_times_vector_with_a_constant_matrix(rng):
+    # W @ v, the habit from PyTorch: dL/dv = W^T gy.
+    W, v = ns.Tensor(rng.standard_normal((3, 4))), leaf((4,), rng)
+    gy = rng.standard_normal(3)
+    (W @ v).backward(gy)
+    np.testing.assert_allclose(v.grad, W.data.T @ gy, rtol=1e-14)
+    assert W.grad is None
+
+
+def test_ndarray_vector_on_the_left_of_matmul(rng):
+    v, W = rng.standard_normal(3), leaf((3, 4), rng)
+    y = v @ W  # ndarray.__matmul__ defers to Tensor.__rmatmul__
+    assert isinstance(y, ns.Tensor) and y.shape == (4,)
+    np.testing.assert_allclose(y.data, v @ W.data, rtol=1e-14)
+    check(lambda W: v @ W, W)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (4, 5)), ((2, 3), (4,)), ((3,), (4,)), ((2, 5, 3), (4,))], ids=str)
+def test_matmul_vector_mismatch_names_the_original_shapes(shapes):
+    pattern = re.escape(str(shapes[0])) + ".*" + re.escape(str(shapes[1])) + ".*do not align"
+    with pytest.raises(ValueError, match=pattern):
+        ns.Tensor(np.ones(shapes[0])) @ ns.Tensor(np.ones(shapes[1]))
+
+
+@pytest.mark.parametrize("shapes", [((), (3, 2)), ((3,), ())])
+def test_matmul_rejects_scalars(shapes):
+    with pytest.raises(ValueError, match="at least 1 dimension.*use \\*"):
+        ns.Tensor(np.ones(shapes[0])) @ ns.Tensor(np.ones(shapes[1]))
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -373,6 +431,29 @@ def test_sigmoid_float32_extremes():
     np.testing.assert_array_equal(x.grad[[0, 1, 4, 5]], 0)
 
 
+def test_abs(rng):
+    x = away_from_zero((3, 4), rng)
+    for y in (x.abs(), abs(x), ops.abs(x)):
+        np.testing.assert_array_equal(y.data, np.abs(x.data))
+        assert y.requires_grad and isinstance(y.creator, ops.Abs)
+    check(ops.abs, x)
+    abs(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.sign(x.data))
+
+
+def test_abs_gradient_at_zero_is_zero():
+    x = ns.Tensor(np.array([-2.0, 0.0, -0.0, 3.0]), requires_grad=True)
+    (abs(x) * np.array([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 0.0, 4.0])
+
+
+def test_abs_keeps_float32():
+    x = ns.Tensor(np.array([-1.5, 2.0], dtype=np.float32), requires_grad=True)
+    y = abs(x)
+    y.sum().backward()
+    assert y.dtype == np.float32 and x.grad.dtype == np.float32
+
+
 def test_where(rng):
     cond = rng.random((3, 4)) > 0.5
     a, b = leaf((3, 4), rng), leaf((4,), rng)
@@ -441,6 +522,51 @@ def test_log_softmax_is_stable_for_large_inputs():
     check(ops.log_softmax, ns.Tensor(np.array([[500.0, 501.0, 499.5]]), requires_grad=True))
 
 
+# --- needs_input_grad: no gradient is computed for an input that does not need one ----------
+
+MULTI_INPUT_OPS = {
+    "add": (ops.add, [(2, 3), (3,)]),
+    "sub": (ops.sub, [(2, 3), (3,)]),
+    "mul": (ops.mul, [(2, 3), (3,)]),
+    "div": (ops.div, [(2, 3), (3,)]),
+    "where": (lambda a, b: ops.where(np.array([True, False, True]), a, b), [(2, 3), (3,)]),
+    "stack": (lambda *xs: ops.stack(xs, axis=1), [(2, 3)] * 3),
+    "concatenate": (lambda *xs: ops.concatenate(xs, axis=1), [(2, 3), (2, 1), (2, 2)]),
+    "matmul": (ops.matmul, [(2, 3), (3, 4)]),
+    "matmul 1-D": (ops.matmul, [(3,), (2, 3, 4)]),
+    "linear": (ops.linear, [(2, 5, 3), (4, 3)]),
+    "linear with bias": (ops.linear, [(2, 5, 3), (4, 3), (4,)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MULTI_INPUT_OPS))
+def test_backward_returns_none_for_inputs_without_grad(name, rng):
+    fn, shapes = MULTI_INPUT_OPS[name]
+    values = [away_from_zero(shape, rng).data for shape in shapes]
+    full = fn(*(ns.Tensor(v, requires_grad=True) for v in values))
+    gy = rng.standard_normal(full.shape)
+    expected = full.creator.backward(gy)
+    for constant in range(len(shapes)):
+        inputs = [ns.Tensor(v, requires_grad=i != constant) for i, v in enumerate(values)]
+        y = fn(*inputs)
+        assert y.creator.needs_input_grad == tuple(i != constant for i in range(len(shapes)))
+        gxs = y.creator.backward(gy)
+        assert gxs[constant] is None, f"{name} computed a gradient for constant input {constant}"
+        for i, (gx, want) in enumerate(zip(gxs, expected, strict=True)):
+            if i != constant:
+                np.testing.assert_array_equal(gx, want)
+
+
+@pytest.mark.parametrize("name", sorted(MULTI_INPUT_OPS))
+def test_backward_with_one_constant_input_through_the_graph(name, rng):
+    fn, shapes = MULTI_INPUT_OPS[name]
+    inputs = [away_from_zero(shape, rng) for shape in shapes]
+    inputs[0] = inputs[0].detach()
+    check(lambda *rest: fn(inputs[0], *rest), *inputs[1:])
+    fn(*inputs).sum().backward()
+    assert inputs[0].grad is None and all(x.grad is not None for x in inputs[1:])
+
+
 # --- reverse operators ---------------------------------------------------------------------
 
 
@@ -504,6 +630,7 @@ UNARY = {
     "sigmoid": (ops.sigmoid, lambda v: 1 / (1 + np.exp(-v))),
     "tanh": (ops.tanh, np.tanh),
     "relu": (ops.relu, lambda v: np.maximum(v, 0)),
+    "abs": (ops.abs, np.abs),
     "clip": (lambda x: ops.clip(x, -1.125, 1.125), lambda v: np.clip(v, -1.125, 1.125)),
     "square": (lambda x: x**2, np.square),
     "sqrt|x|": (lambda x: (x * x) ** 0.5, np.abs),
@@ -558,8 +685,9 @@ def test_reductions_on_random_axes(shape, data, name, keepdims, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(shapes=hnp.mutually_broadcastable_shapes(signature="(m,n),(n,p)->(m,p)", max_dims=2, max_side=3), seed=SEEDS)
+@given(shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3), seed=SEEDS)
 def test_matmul_on_random_batched_shapes(shapes, seed):
+    # The signature "(n?,k),(k,m?)->(n?,m?)" draws 1-D operands too.
     rng = np.random.default_rng(seed)
     a, b = (leaf(s, rng) for s in shapes.input_shapes)
     y = a @ b

@@ -37,6 +37,62 @@ def test_item():
         ns.Tensor([1.0, 2.0]).item()
 
 
+@pytest.mark.parametrize("convert, kind", [(float, float), (int, int)])
+def test_float_and_int_of_a_one_element_tensor(convert, kind):
+    for t in (ns.Tensor(2.75), ns.Tensor([[2.75]]), f64([2.75]), ns.Tensor(np.array([3]))):
+        value = convert(t)
+        assert type(value) is kind and value == convert(t.data.item())
+    with pytest.raises(ValueError, match=rf"{convert.__name__}\(\) needs a tensor with one element.*\(2, 1\)"):
+        convert(ns.Tensor([[1.0], [2.0]]))
+
+
+def test_float_of_a_loss_that_requires_grad():
+    x = f64([1.0, 2.0])
+    loss = (x * x).sum()
+    assert float(loss) == 5.0
+    loss.backward()  # float() leaves the graph alone
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    "values, kind", [([[1.5, -2.0], [0.25, 4.0]], float), ([1, 2, 3], int), ([True, False], bool), (2.5, float)]
+)
+def test_tolist_gives_python_numbers_as_ndarray_tolist(values, kind):
+    t = ns.Tensor(np.array(values))
+    assert t.tolist() == np.array(values).tolist() == values
+    flat = t.tolist() if t.ndim == 1 else [t.tolist()] if t.ndim == 0 else [v for row in t.tolist() for v in row]
+    assert all(type(v) is kind for v in flat)  # Python numbers, not numpy scalars
+
+
+def test_tolist_of_an_empty_tensor():
+    assert ns.Tensor(np.zeros((2, 0))).tolist() == [[], []]
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, 2])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_follows_numpy(axis, keepdims):
+    data = np.random.default_rng(3).standard_normal((2, 3, 4))
+    x = ns.Tensor(data, requires_grad=True)
+    y = x.argmax(axis=axis, keepdims=keepdims)
+    expected = np.argmax(data, axis=axis, keepdims=keepdims)
+    assert isinstance(y, ns.Tensor) and y.dtype.kind == "i"
+    assert y.shape == expected.shape
+    np.testing.assert_array_equal(y.data, expected)
+    assert not y.requires_grad and y.creator is None  # not differentiable, like a comparison
+
+
+def test_argmax_picks_the_first_of_tied_maxima():
+    assert ns.Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]).argmax(axis=1).tolist() == [1, 0]
+    assert ns.Tensor([0.0, 5.0, 5.0]).argmax().item() == 1
+
+
+def test_argmax_takes_one_axis():
+    with pytest.raises(TypeError, match=r"one axis.*\(0, 1\)"):
+        ns.Tensor(np.ones((2, 3))).argmax(axis=(0, 1))
+    with pytest.raises(ValueError, match="out of bounds"):
+        ns.Tensor(np.ones((2, 3))).argmax(axis=2)
+
+
 def test_detach_is_a_leaf_sharing_data():
     x = f64([1.0, 2.0])
     y = x * 2

@@ -1,8 +1,9 @@
 """The differentiable operations: one ``Function`` class per op, forward and backward side by side.
 
 Each class computes on ndarrays. ``backward(gy)`` receives ``gy = dL/dy`` and returns the
-gradient of every input, named after it (``gx``, ``gW``, ...). Broadcasting is undone in
-one place, ``sum_to``. Each class has a lowercase wrapper that takes tensors: ``add(x, y)``.
+gradient of every input, named after it (``gx``, ``gW``, ...), or None for an input that
+needs none (``self.needs_input_grad``). Broadcasting is undone in one place, ``sum_to``.
+Each class has a lowercase wrapper that takes tensors: ``add(x, y)``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "sigmoid",
     "tanh",
     "relu",
+    "abs",
     "where",
     "clip",
     "astype",
@@ -72,7 +74,9 @@ class Add(Function):
         return x0 + x1
 
     def backward(self, gy):
-        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+        gx0 = sum_to(gy, self.shapes[0]) if self.needs_input_grad[0] else None
+        gx1 = sum_to(gy, self.shapes[1]) if self.needs_input_grad[1] else None
+        return gx0, gx1
 
 
 class Sub(Function):
@@ -83,7 +87,9 @@ class Sub(Function):
         return x0 - x1
 
     def backward(self, gy):
-        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+        gx0 = sum_to(gy, self.shapes[0]) if self.needs_input_grad[0] else None
+        gx1 = sum_to(-gy, self.shapes[1]) if self.needs_input_grad[1] else None
+        return gx0, gx1
 
 
 class Mul(Function):
@@ -95,11 +101,13 @@ class Mul(Function):
 
     def backward(self, gy):
         x0, x1 = self.saved
-        return sum_to(gy * x1, x0.shape), sum_to(gy * x0, x1.shape)
+        gx0 = sum_to(gy * x1, x0.shape) if self.needs_input_grad[0] else None
+        gx1 = sum_to(gy * x0, x1.shape) if self.needs_input_grad[1] else None
+        return gx0, gx1
 
 
 class Div(Function):
-    """y = x0 / x1 (broadcasting)."""
+    """y = x0 / x1 (broadcasting); dy/dx0 = 1/x1, dy/dx1 = -x0/x1^2."""
 
     def forward(self, x0, x1):
         self.save_for_backward(x0, x1)
@@ -107,9 +115,10 @@ class Div(Function):
 
     def backward(self, gy):
         x0, x1 = self.saved
-        gx0 = gy / x1
-        gx1 = -gx0 * x0 / x1
-        return sum_to(gx0, x0.shape), sum_to(gx1, x1.shape)
+        gx0 = sum_to(gy / x1, x0.shape) if self.needs_input_grad[0] else None
+        # Divide by x1 twice rather than by x1 * x1, which overflows sooner.
+        gx1 = sum_to(-gy / x1 * x0 / x1, x1.shape) if self.needs_input_grad[1] else None
+        return gx0, gx1
 
 
 class Neg(Function):
@@ -143,30 +152,43 @@ class Pow(Function):
 
 
 class MatMul(Function):
-    """y = x0 @ x1 for 2-D matrices or batches of them ([..., n, k] @ [..., k, m])."""
+    """y = x0 @ x1 with numpy's rules: [..., n, k] @ [..., k, m] -> [..., n, m], batch axes broadcast.
+
+    A 1-D x0 is taken as a row [1, k] and a 1-D x1 as a column [k, 1]; y drops the added axis,
+    so [k] @ [k] is a 0-d scalar. Backward, on those views: gx0 = gy @ x1^T, gx1 = x0^T @ gy.
+    """
 
     def forward(self, x0, x1):
-        if x0.ndim < 2 or x1.ndim < 2:
-            raise ValueError(f"matmul needs inputs with at least 2 dimensions, got shapes {x0.shape} and {x1.shape}")
-        if x0.shape[-1] != x1.shape[-2]:
+        if x0.ndim == 0 or x1.ndim == 0:
+            raise ValueError(
+                f"matmul needs inputs with at least 1 dimension, got shapes {x0.shape} and {x1.shape}; "
+                "to scale by a number, use *"
+            )
+        a = x0[np.newaxis, :] if x0.ndim == 1 else x0  # row [1, k]
+        b = x1[:, np.newaxis] if x1.ndim == 1 else x1  # column [k, 1]
+        if a.shape[-1] != b.shape[-2]:
+            second = "length" if x1.ndim == 1 else "second-to-last axis"
             raise ValueError(
                 f"matmul: shapes {x0.shape} and {x1.shape} do not align: the last axis of the first "
-                f"({x0.shape[-1]}) must equal the second-to-last axis of the second ({x1.shape[-2]})"
+                f"({a.shape[-1]}) must equal the {second} of the second ({b.shape[-2]})"
             )
         try:
-            np.broadcast_shapes(x0.shape[:-2], x1.shape[:-2])
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise ValueError(
                 f"matmul: the batch axes of shapes {x0.shape} and {x1.shape} do not broadcast "
                 f"({x0.shape[:-2]} vs {x1.shape[:-2]})"
             ) from None
-        self.save_for_backward(x0, x1)
-        return x0 @ x1
+        self.save_for_backward(a, b)
+        self.added = (-2,) * (x0.ndim == 1) + (-1,) * (x1.ndim == 1)  # axes of a @ b that y drops
+        self.shapes = (x0.shape, x1.shape)
+        return np.squeeze(a @ b, axis=self.added)
 
     def backward(self, gy):
-        x0, x1 = self.saved
-        gx0 = sum_to(gy @ x1.swapaxes(-1, -2), x0.shape) if self.needs_input_grad[0] else None
-        gx1 = sum_to(x0.swapaxes(-1, -2) @ gy, x1.shape) if self.needs_input_grad[1] else None
+        a, b = self.saved
+        gy = np.expand_dims(gy, self.added)  # [..., n, m], the shape of a @ b
+        gx0 = sum_to(gy @ b.swapaxes(-1, -2), a.shape).reshape(self.shapes[0]) if self.needs_input_grad[0] else None
+        gx1 = sum_to(a.swapaxes(-1, -2) @ gy, b.shape).reshape(self.shapes[1]) if self.needs_input_grad[1] else None
         return gx0, gx1
 
 
@@ -356,7 +378,8 @@ class Stack(Function):
         return y
 
     def backward(self, gy):
-        return tuple(np.moveaxis(gy, self.axis_, 0))
+        gxs = np.moveaxis(gy, self.axis_, 0)  # gxs[i] is the gradient of xs[i]
+        return tuple(gx if need else None for gx, need in zip(gxs, self.needs_input_grad, strict=True))
 
 
 class Concatenate(Function):
@@ -370,7 +393,8 @@ class Concatenate(Function):
         return np.concatenate(xs, axis=self.axis)
 
     def backward(self, gy):
-        return tuple(np.split(gy, self.splits, axis=self.axis))
+        gxs = np.split(gy, self.splits, axis=self.axis)
+        return tuple(gx if need else None for gx, need in zip(gxs, self.needs_input_grad, strict=True))
 
 
 # --- elementwise functions ------------------------------------------------------------------
@@ -439,6 +463,18 @@ class ReLU(Function):
         return gy * positive
 
 
+class Abs(Function):
+    """y = |x|; dy/dx = sign(x), taken as 0 at x = 0 (as in PyTorch)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.abs(x)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * np.sign(x)
+
+
 class Where(Function):
     """y = x0 where cond else x1; cond is a constant boolean array."""
 
@@ -454,10 +490,9 @@ class Where(Function):
 
     def backward(self, gy):
         zero = np.zeros((), dtype=gy.dtype)
-        return (
-            sum_to(np.where(self.cond, gy, zero), self.shapes[0]),
-            sum_to(np.where(self.cond, zero, gy), self.shapes[1]),
-        )
+        gx0 = sum_to(np.where(self.cond, gy, zero), self.shapes[0]) if self.needs_input_grad[0] else None
+        gx1 = sum_to(np.where(self.cond, zero, gy), self.shapes[1]) if self.needs_input_grad[1] else None
+        return gx0, gx1
 
 
 class Clip(Function):
@@ -527,6 +562,7 @@ def log(x) -> Tensor: return Log()(x)
 def sigmoid(x) -> Tensor: return Sigmoid()(x)
 def tanh(x) -> Tensor: return Tanh()(x)
 def relu(x) -> Tensor: return ReLU()(x)
+def abs(x) -> Tensor: return Abs()(x)
 def reshape(x, shape) -> Tensor: return Reshape(shape)(x)
 def transpose(x, axes=None) -> Tensor: return Transpose(axes)(x)
 def getitem(x, index) -> Tensor: return GetItem(index)(x)

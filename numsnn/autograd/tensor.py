@@ -151,9 +151,22 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
+        return self._scalar("item()")
+
+    def __float__(self) -> float:
+        return float(self._scalar("float()"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int()"))
+
+    def _scalar(self, caller: str) -> float | int | bool:
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise ValueError(f"{caller} needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
+
+    def tolist(self) -> list | float | int | bool:
+        """The values as nested Python lists, as ``ndarray.tolist`` (a number for a 0-d tensor)."""
+        return self.data.tolist()
 
     def detach(self) -> Tensor:
         """A new leaf tensor sharing ``data``, cut from the graph."""
@@ -221,6 +234,7 @@ class Tensor:
     def __truediv__(self, other): return ops.div(self, other)
     def __rtruediv__(self, other): return ops.div(other, self)
     def __neg__(self): return ops.neg(self)
+    def __abs__(self): return ops.abs(self)
     def __pow__(self, exponent): return ops.pow(self, exponent)
     def __matmul__(self, other): return ops.matmul(self, other)
     def __rmatmul__(self, other): return ops.matmul(other, self)
@@ -254,12 +268,22 @@ class Tensor:
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
         return ops.max(self, axis=axis, keepdims=keepdims)
 
+    def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Index of the largest value along ``axis`` (of the flattened tensor when None), as ``np.argmax``.
+
+        Not differentiable: returns a plain integer tensor. The first maximum wins a tie.
+        """
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"argmax takes one axis (an int) or None, got {axis!r}")
+        return Tensor(self.data.argmax(axis=axis, keepdims=keepdims))
+
     # fmt: off
     def exp(self) -> Tensor: return ops.exp(self)
     def log(self) -> Tensor: return ops.log(self)
     def sigmoid(self) -> Tensor: return ops.sigmoid(self)
     def tanh(self) -> Tensor: return ops.tanh(self)
     def relu(self) -> Tensor: return ops.relu(self)
+    def abs(self) -> Tensor: return ops.abs(self)
     def clip(self, lo=None, hi=None) -> Tensor: return ops.clip(self, lo, hi)
     def astype(self, dtype) -> Tensor: return ops.astype(self, dtype)
     # fmt: on
@@ -322,8 +346,12 @@ class Function:
 
     Call an instance on tensors: ``Exp()(x)``. ``forward`` receives ndarrays (one per input)
     and returns one ndarray; ``backward`` receives ``gy`` (same shape as the output) and
-    returns one gradient per input, same shape as that input, or None for inputs that need
-    none. ``self.needs_input_grad[i]`` says whether input ``i`` wants one.
+    returns one gradient per input, same shape as that input.
+
+    ``self.needs_input_grad[i]`` says whether input ``i`` requires a gradient. With several
+    inputs, return None for those that do not instead of computing their gradient:
+    ``gx0 = gy * x1 if self.needs_input_grad[0] else None``. A one-input op may skip the
+    check: backward only runs when some input requires a gradient.
     """
 
     inputs: tuple[Tensor, ...] = ()
