@@ -1,5 +1,6 @@
 """Checkpoint files: round trip, atomic writes, no pickle, and clear errors for bad files."""
 
+import io
 import json
 import os
 import zipfile
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 import numsnn as ns
-from numsnn.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from numsnn.lab import checkpoint
+from numsnn.lab.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from numsnn.optim import SGD, Adam, StepLR
 
 
@@ -225,3 +227,32 @@ def test_path_is_used_as_given(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt", make_model(), epoch=4)
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
     assert load_checkpoint(path).epoch == 4
+
+
+def _npy_bytes(array: np.ndarray, claimed_shape=None) -> bytes:
+    """An .npy file of ``array``, optionally with a forged header that claims another shape."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False,
+                 "shape": array.shape if claimed_shape is None else claimed_shape},
+    )  # fmt: skip
+    return buffer.getvalue() + array.tobytes()
+
+
+def test_a_forged_array_header_is_refused_before_loading(tmp_path):
+    """An .npz of 158 KB whose header claims 2**40 bytes of float64 must not reach np.load's allocation."""
+    path = tmp_path / "forged.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("format_version.npy", _npy_bytes(np.array(FORMAT_VERSION)))
+        archive.writestr("model/0.weight.npy", _npy_bytes(np.zeros(20_000), claimed_shape=(2**37,)))
+    with pytest.raises(ValueError, match=r"model/0.weight.npy: its header claims \(137438953472,\) float64"):
+        load_checkpoint(path)
+
+
+def test_a_deflate_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1 << 20)  # 1 MiB, so the bomb stays small
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, format_version=np.array(FORMAT_VERSION), meta=META, big=np.zeros(1 << 18))  # 2 MiB
+    assert path.stat().st_size < 20_000
+    with pytest.raises(ValueError, match=r"more than 1,048,576 bytes once decompressed; refused"):
+        load_checkpoint(path)

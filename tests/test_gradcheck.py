@@ -237,3 +237,17 @@ def test_catches_a_wrong_parameter_gradient(check):
     assert not result
     if check is ns.gradcheck:
         assert result.worst.startswith("w at index")
+
+
+@pytest.mark.parametrize("check", [ns.gradcheck, ns.projection_check])
+@pytest.mark.parametrize("setting", [{"eps": 0}, {"eps": -1e-6}, {"eps": float("nan")}, {"tol": 0.0}, {"eps": True}])
+def test_step_and_tolerance_must_be_positive(check, setting):
+    x = ns.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=f"gradcheck {next(iter(setting))} must be a positive finite number"):
+        check(lambda x: x * 2, [x], **setting)
+
+
+def test_projection_check_needs_a_direction():
+    x = ns.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match="n_directions must be a positive integer, got 0"):
+        ns.projection_check(lambda x: x * 2, [x], n_directions=0)

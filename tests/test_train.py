@@ -248,3 +248,14 @@ def test_write_history_replaces_old_files_and_keeps_them_on_error(tmp_path):
         write_history(_history() + [{"epoch": 3, "lr": object()}], tmp_path)  # not JSON
     assert (csv_path.read_bytes(), json_path.read_bytes()) == (old_csv, old_json)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "metrics.json", "other.txt"]
+
+
+@pytest.mark.parametrize("run", ["train_epoch", "evaluate"])
+def test_no_samples_is_an_error_not_a_zero_score(run):
+    model = reference_model(784, 8, 10, rng=0)
+    images, labels = np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
+    with pytest.raises(ValueError, match=f"{run} got no samples"):
+        if run == "evaluate":
+            evaluate(model, images, labels, T=2)
+        else:
+            train_epoch(model, optim.SGD(model.parameters(), lr=0.1), images, labels, T=2, progress=False)

@@ -17,6 +17,8 @@ Spiking functions are discontinuous, so check neurons in smooth mode (``ns.nn.sm
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +58,15 @@ def _error(analytic, numeric):
     with np.errstate(invalid="ignore"):  # inf - inf: reported as a failure, not a warning
         err = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1.0)
     return np.where(np.isnan(err), np.inf, err)
+
+
+def _check_settings(eps, tol, count=1) -> None:
+    """The step and tolerance are positive finite numbers (a zero step divides by zero)."""
+    for name, value in (("eps", eps), ("tol", tol)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+            raise ValueError(f"gradcheck {name} must be a positive finite number, got {value!r}")
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(f"projection_check n_directions must be a positive integer, got {count!r}")
 
 
 def _checked_tensors(fn, inputs) -> list[tuple[str, Tensor]]:
@@ -118,6 +129,7 @@ def gradcheck(
     Returns:
         A ``GradcheckResult``; ``bool(result)`` tells whether it passed.
     """
+    _check_settings(eps, tol)
     inputs = tuple(inputs)
     named = _checked_tensors(fn, inputs)
     grads, L = _analytic(fn, inputs, named, np.random.default_rng(seed))
@@ -156,6 +168,7 @@ def projection_check(
 
     Two forward passes per direction, whatever the input size. Arguments as in ``gradcheck``.
     """
+    _check_settings(eps, tol, n_directions)
     inputs = tuple(inputs)
     named = _checked_tensors(fn, inputs)
     rng = np.random.default_rng(seed)

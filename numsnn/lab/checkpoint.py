@@ -18,6 +18,7 @@ Resume training with::
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ __all__ = ["FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
 FORMAT_VERSION = 1
 _SECTIONS = ("model", "optimizer", "scheduler")
+# The most a checkpoint may hold once decompressed. The reference model with Adam needs about 8 MB;
+# the limit keeps a forged array header or a deflate bomb from asking for terabytes.
+MAX_CHECKPOINT_BYTES = 1 << 30
 
 
 def _json(name: str, value) -> object:
@@ -132,16 +136,46 @@ class Checkpoint:
             loaded.append((owner, before))
 
 
+def _check_sizes(path: Path) -> None:
+    """Read every array header in the archive and refuse sizes above ``MAX_CHECKPOINT_BYTES`` before loading.
+
+    An ``.npz`` is a zip of ``.npy`` files. A header states its array's shape and dtype, and the zip
+    directory states each member's decompressed size, which ``zipfile`` never reads beyond; both must agree.
+    """
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            single = f.read(6) == b"\x93NUMPY"
+        raise ValueError("it holds a single .npy array, not an .npz archive" if single else "it is not a zip archive")
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            total += info.file_size
+            if total > MAX_CHECKPOINT_BYTES:
+                raise ValueError(f"it holds more than {MAX_CHECKPOINT_BYTES:,} bytes once decompressed; refused")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in read_header:
+                    raise ValueError(f"{info.filename}: unsupported .npy format version {version}")
+                shape, _, dtype = read_header[version](member)
+                header = member.tell()
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename} holds Python objects, which only pickle can read; numsnn never "
+                                 "unpickles (allow_pickle=False)")  # fmt: skip
+            nbytes = math.prod(shape) * dtype.itemsize
+            if header + nbytes != info.file_size:
+                raise ValueError(f"{info.filename}: its header claims {shape} {dtype} ({nbytes:,} bytes) but the "
+                                 f"archive holds {info.file_size - header:,} bytes of data")  # fmt: skip
+
+
 def load_checkpoint(path) -> Checkpoint:
     """Read a file written by ``save_checkpoint`` (with ``np.load(..., allow_pickle=False)``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist" + (" (it is a directory)" if path.is_dir() else ""))
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not an .npz archive")
-        with npz:
+        _check_sizes(path)
+        with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except PermissionError:
         raise

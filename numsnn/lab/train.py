@@ -158,6 +158,12 @@ def encode(images: np.ndarray, T: int, encoder: str, rng: np.random.Generator) -
     raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
 
 
+def _check_not_empty(labels, who: str) -> None:
+    """A mean over no samples would report loss 0 and accuracy 0 as if they were measured."""
+    if len(labels) == 0:
+        raise ValueError(f"{who} got no samples (0 images and labels); nothing to train on or measure")
+
+
 def _loss_fn(loss: str):
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {tuple(LOSSES)}, got {loss!r}")
@@ -194,6 +200,7 @@ def train_epoch(
     from tqdm import tqdm  # here, so that importing numsnn does not load it
 
     loss_fn = _loss_fn(loss)
+    _check_not_empty(labels, "train_epoch")
     rng = np.random.default_rng([seed, epoch])
     loader = DataLoader(images, labels, batch_size=batch_size, shuffle=True, rng=rng)
     model.train()
@@ -221,7 +228,7 @@ def train_epoch(
         bar.set_postfix(loss=f"{value.item():.4f}", acc=f"{acc:.3f}", rate=f"{np.mean(list(rates.values())):.3f}")
         if callback is not None:
             callback(StepInfo(epoch, step, value.item(), acc, rates))
-    n = max(total["n"], 1)
+    n = total["n"]
     result = {"train_loss": total["loss"] / n, "train_accuracy": total["correct"] / n}
     result.update({f"rate/{name}": s / n for name, s in rate_sums.items()})
     return result
@@ -240,6 +247,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Mean loss and accuracy (ties count as wrong, see ``metrics.predict``) without recording a graph."""
     loss_fn = _loss_fn(loss)
+    _check_not_empty(labels, "evaluate")
     rng = np.random.default_rng([seed, 0])  # epochs count from 1, so this stream is its own
     model.eval()
     total_loss, correct = 0.0, 0.0
@@ -248,7 +256,7 @@ def evaluate(
             out = model(encode(xb, T, encoder, rng))
             total_loss += loss_fn(out, yb).item() * len(yb)
             correct += metrics.accuracy(out.data, yb) * len(yb)
-    n = max(len(labels), 1)
+    n = len(labels)
     return {"loss": total_loss / n, "accuracy": correct / n}
 
 
