@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -73,61 +75,65 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
         description="Train the reference SNN on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
-        "and figures (PNG, and a GIF of one test digit) into the output folder.",
+        "and figures into the output folder. With --resume, the run continues with its own settings: "
+        "only --epochs, --data-dir and the output options may be given, and any other option that differs "
+        "from the checkpoint is an error.",
     )
-    _add_data_options(train, d.dataset)
+    # The settings' defaults are None here, so that an option given on the command line can be told apart
+    # from one left out (which matters with --resume); TrainConfig fills in the defaults the help shows.
+    train.add_argument(
+        "--dataset",
+        choices=choices["dataset"],
+        help=f"bundled: the 10,000/2,000-image subset inside numsnn (offline); full: all of MNIST "
+        f"(default: {d.dataset})",
+    )
+    train.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the full MNIST IDX files, for --dataset full (default: $NUMSNN_DATA, "
+        "else ~/.cache/numsnn/mnist, downloading there if absent)",
+    )
     train.add_argument(
         "--epochs", type=_positive_int, help=f"total epochs (default: {d.epochs}; with --resume, the checkpoint's)"
     )
     train.add_argument(
-        "-T",
-        "--time-steps",
-        dest="T",
-        type=_positive_int,
-        default=d.T,
-        help="time steps per image (default: %(default)s)",
+        "-T", "--time-steps", dest="T", type=_positive_int, help=f"time steps per image (default: {d.T})"
     )
-    train.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s")
+    train.add_argument("--batch-size", type=_positive_int, help=f"default: {d.batch_size}")
     train.add_argument(
-        "--encoder",
-        choices=choices["encoder"],
-        default=d.encoder,
-        help="how pixels become input sequences (default: %(default)s)",
+        "--encoder", choices=choices["encoder"], help=f"how pixels become input sequences (default: {d.encoder})"
     )
     train.add_argument(
         "--loss",
         choices=choices["loss"],
-        default=d.loss,
-        help="mse: firing rate vs one-hot label; ce: cross-entropy of spike counts (default: %(default)s)",
+        help=f"mse: firing rate vs one-hot label; ce: cross-entropy of spike counts (default: {d.loss})",
     )
-    train.add_argument("--optimizer", choices=choices["optimizer"], default=d.optimizer, help="default: %(default)s")
-    train.add_argument("--lr", type=_non_negative_float, default=d.lr, help="learning rate (default: %(default)s)")
-    train.add_argument(
-        "--momentum", type=_non_negative_float, default=d.momentum, help="SGD momentum (default: %(default)s)"
-    )
-    train.add_argument("--weight-decay", type=_non_negative_float, default=d.weight_decay, help="default: %(default)s")
+    train.add_argument("--optimizer", choices=choices["optimizer"], help=f"default: {d.optimizer}")
+    train.add_argument("--lr", type=_non_negative_float, help=f"learning rate (default: {d.lr})")
+    train.add_argument("--momentum", type=_non_negative_float, help=f"SGD momentum (default: {d.momentum})")
+    train.add_argument("--weight-decay", type=_non_negative_float, help=f"default: {d.weight_decay}")
     train.add_argument(
         "--schedule",
         choices=choices["schedule"],
-        default=d.schedule,
-        help="learning rate over epochs: step multiplies it by 0.3 every epochs/3 epochs, cosine "
-        "anneals it to 0 at the last epoch (default: %(default)s)",
+        help=f"learning rate over epochs: step multiplies it by 0.3 every epochs/3 epochs, cosine "
+        f"anneals it to 0 at the last epoch (default: {d.schedule})",
+    )
+    train.add_argument("--hidden", type=_positive_int, help=f"hidden IF neurons (default: {d.hidden})")
+    train.add_argument(
+        "--seed", type=_non_negative_int, help=f"seed for weights, shuffling and encoding (default: {d.seed})"
     )
     train.add_argument(
-        "--hidden", type=_positive_int, default=d.hidden, help="hidden IF neurons (default: %(default)s)"
+        "--out",
+        metavar="DIR",
+        help="output folder (default: a new runs/run-NNN; with --resume, the checkpoint's folder)",
     )
     train.add_argument(
-        "--seed",
-        type=_non_negative_int,
-        default=d.seed,
-        help="seed for weights, shuffling and encoding (default: %(default)s)",
+        "--overwrite",
+        action="store_true",
+        help="allow --out to be a folder holding other files or another run; numsnn then writes "
+        "over the files of its own names there",
     )
-    train.add_argument("--out", metavar="DIR", help="output folder (default: the first free runs/run-NNN)")
-    train.add_argument(
-        "--resume",
-        metavar="CHECKPOINT",
-        help="continue a run from its checkpoint (its settings apply; --epochs may extend it)",
-    )
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     train.add_argument("--no-plots", dest="plots", action="store_false", help="do not write the figures")
     train.set_defaults(run=_train)
@@ -155,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same path as Ctrl-C (SIGINT): the last finished epoch's checkpoint is kept."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``numsnn`` command; returns the exit status."""
     parser = build_parser()
@@ -163,79 +177,141 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error: argparse has printed its message
         return exc.code
     try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (e.g. main() called from a worker thread): leave SIGTERM alone
+        previous = None
+    try:
         return args.run(args)
-    except KeyboardInterrupt:
-        print(f"\nnumsnn {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, OSError) as exc:
+    except KeyboardInterrupt as exc:
+        print(f"\nnumsnn {args.command}: {_interruption(exc)}", file=sys.stderr)
+        return _interrupted_status(exc)
+    except MemoryError:
+        print(f"numsnn {args.command}: error: out of memory; try a smaller --batch-size, -T or --hidden",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except (ValueError, TypeError, OSError, OverflowError) as exc:
         print(f"numsnn {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interruption(exc: KeyboardInterrupt) -> str:
+    return "interrupted by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupted_status(exc: KeyboardInterrupt) -> int:
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 # --- commands -------------------------------------------------------------------------------
 
-
-def _config_from_args(args) -> TrainConfig:
-    fields = {name: getattr(args, name) for name in TrainConfig.__dataclass_fields__ if name != "epochs"}
-    return TrainConfig(**fields, epochs=args.epochs if args.epochs is not None else TrainConfig.epochs)
+# With --resume these may differ from the checkpoint's settings; any other setting may not.
+_RESUME_MAY_CHANGE = ("epochs", "data_dir")
 
 
-def _next_run_dir(root: Path = Path("runs")) -> Path:
-    n = 1
-    while (root / f"run-{n:03d}").exists():
-        n += 1
-    return root / f"run-{n:03d}"
+def _given(args) -> dict:
+    """The TrainConfig settings given on the command line (argparse leaves the others None)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    return {name: value for name, value in given.items() if value is not None}
 
 
-def _load_data(config: TrainConfig, split: str, progress: bool = True):
+def _with_data_dir(config: TrainConfig, given_dir: str | None) -> tuple[TrainConfig, str | None]:
+    """``config`` with its MNIST folder made absolute, and where the folder came from (None: the default).
+
+    A folder given by --data-dir wins, then $NUMSNN_DATA, then the one stored in a checkpoint.
+    """
+    if given_dir is not None and config.dataset != "full":
+        raise ValueError(f"--data-dir {given_dir} applies only to --dataset full; the {config.dataset} subset ships "
+                         "inside numsnn (add --dataset full to train on the files in that folder)")  # fmt: skip
+    if config.dataset != "full":
+        return config, None
+    for folder, origin in ((given_dir, "--data-dir"), (os.environ.get("NUMSNN_DATA"), "$NUMSNN_DATA"),
+                           (config.data_dir, "the data_dir stored in the checkpoint")):  # fmt: skip
+        if folder:
+            return dataclasses.replace(config, data_dir=str(Path(folder).resolve())), origin
+    return config, None
+
+
+def _load_data(config: TrainConfig, split: str, progress: bool = True, origin: str | None = None):
     from numsnn.lab.datasets import load_mnist
 
     if config.dataset == "bundled":
         return load_mnist(split, source="bundled")
-    return load_mnist(split, source="full", root=config.data_dir, progress=progress)
+    try:
+        return load_mnist(split, source="full", root=config.data_dir, progress=progress)
+    except FileNotFoundError as exc:
+        if origin is None:
+            raise
+        raise FileNotFoundError(f"{exc} (the folder came from {origin})") from None
+
+
+def _resumed(args):
+    """The checkpoint, its config with the allowed changes applied, and its history; refuses any other change."""
+    from numsnn.lab.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.resume)
+    config = _train_config(ckpt)
+    history = ckpt.metrics.get("history") if isinstance(ckpt.metrics, dict) else None
+    if not isinstance(ckpt.epoch, int) or not isinstance(history, list):
+        raise ValueError(f"cannot resume from {args.resume}: it records no epoch and metrics history "
+                         "(it was not written by numsnn train)")  # fmt: skip
+    given = _given(args)
+    changed = {name: value for name, value in given.items() if value != getattr(config, name)}
+    refused = [name for name in changed if name not in _RESUME_MAY_CHANGE]
+    if refused:
+        shown = "; ".join(f"{_option(name)} {changed[name]} (the run has {getattr(config, name)})" for name in refused)
+        raise ValueError(f"--resume continues {args.resume} with its own settings, so these options cannot change "
+                         f"it: {shown}. Leave them out, or start a new run")  # fmt: skip
+    if "epochs" in changed and config.schedule != "none":
+        raise ValueError(f"cannot change --epochs of a run with a {config.schedule} schedule: "
+                         "the schedule was planned for its epochs; start a new run instead")  # fmt: skip
+    if "epochs" in changed:
+        config = dataclasses.replace(config, epochs=changed["epochs"])
+    return ckpt, config, history
+
+
+def _option(name: str) -> str:
+    return "-T" if name == "T" else "--" + name.replace("_", "-")
 
 
 def _train(args) -> int:
-    from numsnn.lab.checkpoint import load_checkpoint, save_checkpoint
+    from numsnn.lab.checkpoint import save_checkpoint
+    from numsnn.lab.runs import RunFolder
     from numsnn.lab.train import build, fit, write_history
 
-    start_epoch, history = 0, []
     if args.resume:
-        ckpt = load_checkpoint(args.resume)
-        config = _train_config(ckpt)
-        history = ckpt.metrics.get("history") if isinstance(ckpt.metrics, dict) else None
-        if not isinstance(ckpt.epoch, int) or not isinstance(history, list):
-            raise ValueError(
-                f"cannot resume from {args.resume}: it records no epoch and metrics history "
-                "(it was not written by numsnn train)"
-            )
-        if args.epochs is not None and args.epochs != config.epochs:
-            if config.schedule != "none":
-                raise ValueError(
-                    f"cannot change --epochs of a run with a {config.schedule} schedule: "
-                    "the schedule was planned for its epochs; start a new run instead"
-                )
-            config = dataclasses.replace(config, epochs=args.epochs)
-        model, optimizer, scheduler = build(config)
-        ckpt.restore(model, optimizer, scheduler)
+        ckpt, config, history = _resumed(args)
         start_epoch = ckpt.epoch
-        out = Path(args.out) if args.out else Path(args.resume).parent
         if start_epoch >= config.epochs:
             print(f"nothing to do: {args.resume} already has {_plural(start_epoch, 'epoch')} (raise --epochs)")
             return 0
     else:
-        config = _config_from_args(args)
-        model, optimizer, scheduler = build(config)
-        out = Path(args.out) if args.out else _next_run_dir()
-        if (out / "checkpoint.npz").exists():
-            raise ValueError(
-                f"{out} already holds a run (checkpoint.npz); choose another --out, "
-                f"or continue it with --resume {out / 'checkpoint.npz'}"
-            )
+        given = _given(args)
+        ckpt, config, history, start_epoch = None, TrainConfig(**given), [], 0
+    config, origin = _with_data_dir(config, args.data_dir)
+    model, optimizer, scheduler = build(config)
+    if ckpt is not None:
+        ckpt.restore(model, optimizer, scheduler)
 
-    train_data = _load_data(config, "train", args.progress)
-    test_data = _load_data(config, "test", args.progress)
-    out.mkdir(parents=True, exist_ok=True)  # after loading, so a data error leaves no empty run folder
+    # Claimed before the data load, so two runs started together never pick the same folder.
+    if args.out:
+        resuming = Path(args.resume) if args.resume else None
+        folder = RunFolder.claim(Path(args.out), resuming=resuming, overwrite=args.overwrite)
+    elif args.resume:
+        folder = RunFolder.claim(Path(args.resume).parent, resuming=Path(args.resume))
+    else:
+        folder = RunFolder.new(Path("runs"))
+    for path in folder.remove_stale():
+        print(f"removed {path}, left by an interrupted write", file=sys.stderr)
+    try:
+        train_data = _load_data(config, "train", args.progress, origin)
+        test_data = _load_data(config, "test", args.progress, origin)
+    except BaseException:
+        folder.release_if_unused()  # a data error leaves no empty run folder behind
+        raise
+    out = folder.path
     print(
         f"numsnn {__version__}: training {model_summary(model)} on {len(train_data[1]):,} "
         f"{config.dataset} MNIST images, T = {config.T}, {config.encoder} encoding, "
@@ -245,50 +321,32 @@ def _train(args) -> int:
     saved = []  # epochs this run has checkpointed
 
     def save(epoch: int, hist: list[dict]) -> None:
-        save_checkpoint(
-            out / "checkpoint.npz",
-            model,
-            optimizer,
-            scheduler,
-            config=config.as_dict(),
-            metrics={"history": hist},
-            epoch=epoch,
-        )
+        save_checkpoint(folder.file("checkpoint.npz"), model, optimizer, scheduler, config=config.as_dict(),
+                        metrics={"history": hist}, epoch=epoch)  # fmt: skip
         saved.append(epoch)
+        for name in ("metrics.csv", "metrics.json"):  # the two files write_history writes
+            folder.file(name)
         write_history(hist, out)
 
     try:
-        history = fit(
-            model,
-            optimizer,
-            train_data,
-            test_data,
-            epochs=config.epochs,
-            T=config.T,
-            encoder=config.encoder,
-            loss=config.loss,
-            batch_size=config.batch_size,
-            scheduler=scheduler,
-            seed=config.seed,
-            start_epoch=start_epoch,
-            history=history,
-            on_epoch_end=save,
-            progress=args.progress,
-        )
-    except KeyboardInterrupt:
+        history = fit(model, optimizer, train_data, test_data, epochs=config.epochs, T=config.T,
+                      encoder=config.encoder, loss=config.loss, batch_size=config.batch_size, scheduler=scheduler,
+                      seed=config.seed, start_epoch=start_epoch, history=history, on_epoch_end=save,
+                      progress=args.progress)  # fmt: skip
+    except KeyboardInterrupt as exc:
         where = (
-            f"the checkpoint of epoch {saved[-1]} is {out / 'checkpoint.npz'}"
-            if saved
-            else f"{args.resume} still holds epoch {start_epoch}"
-            if args.resume
+            f"the checkpoint of epoch {saved[-1]} is {out / 'checkpoint.npz'}" if saved
+            else f"{args.resume} still holds epoch {start_epoch}" if args.resume
             else "no epoch had finished"
-        )
-        print(f"\nnumsnn train: interrupted; {where}", file=sys.stderr)
-        return 130
+        )  # fmt: skip
+        print(f"\nnumsnn train: {_interruption(exc)}; {where}", file=sys.stderr)
+        folder.release_if_unused()
+        return _interrupted_status(exc)
 
     print(f"wrote {out / 'checkpoint.npz'}, {out / 'metrics.csv'}, {out / 'metrics.json'}")
     if args.plots:
         for path in _write_figures(model, history, test_data, config, out):
+            folder.file(path.name)
             print(f"wrote {path}")
     last = history[-1]
     n_test = len(test_data[1])
@@ -363,8 +421,7 @@ def _trained_model(args):
     config = _train_config(ckpt)
     if args.dataset:
         config = dataclasses.replace(config, dataset=args.dataset)
-    if args.data_dir:
-        config = dataclasses.replace(config, data_dir=args.data_dir)
+    config, _ = _with_data_dir(config, args.data_dir)
     model, _, _ = build(config)
     ckpt.restore(model)
     return model, config

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import numsnn
 import numsnn.train
 from numsnn.checkpoint import load_checkpoint, save_checkpoint
 from numsnn.cli import main
+from numsnn.lab.runs import MANIFEST
 from numsnn.nn import reference_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,7 +85,8 @@ def test_train_end_to_end(trained):
     assert float(percent) == pytest.approx(100 * correct / 2000, abs=0.005)
 
     expected = {"checkpoint.npz", "metrics.csv", "metrics.json", "training_curves.png", *FIGURES}
-    assert {p.name for p in out.iterdir()} == expected  # and no temporary files left behind
+    assert {p.name for p in out.iterdir()} == expected | {MANIFEST}  # and no temporary files left behind
+    assert set((out / MANIFEST).read_text().splitlines()) == expected  # every file numsnn wrote, listed
     for name in expected - {"metrics.csv", "metrics.json"}:
         assert str(out / name) in stdout
     for name in ("training_curves.png", *FIGURES):
@@ -123,7 +126,7 @@ def test_module_entry_point(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     run = tmp_path / "runs" / "run-001"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "metrics.csv", "metrics.json"]
+    assert sorted(p.name for p in run.iterdir()) == [MANIFEST, "checkpoint.npz", "metrics.csv", "metrics.json"]
     percent, _ = _accuracy(result.stdout.strip().splitlines()[-1])
     assert percent == f"{100 * _history(run)[-1]['test_accuracy']:.2f}"
 
@@ -277,12 +280,13 @@ def test_ctrl_c_in_the_first_epoch(tmp_path, monkeypatch, capsys):
 
 def test_train_refuses_to_overwrite_a_run(trained, tmp_path, capsys):
     """--out on a folder that holds a run would replace its checkpoint: refused, nothing touched."""
-    older = (trained[0] / "checkpoint.npz").read_bytes()
-    (tmp_path / "checkpoint.npz").write_bytes(older)
-    assert _train(tmp_path, "--epochs", "1", "--no-plots") == 1
+    copy = tmp_path / "copy"
+    shutil.copytree(trained[0], copy)
+    older = (copy / "checkpoint.npz").read_bytes()
+    assert _train(copy, "--epochs", "1", "--no-plots") == 1
     err = _one_line(capsys.readouterr().err)
-    assert "already holds a run" in err and "--resume" in err
-    assert (tmp_path / "checkpoint.npz").read_bytes() == older
+    assert "already holds another run (checkpoint.npz)" in err and f"--resume {copy / 'checkpoint.npz'}" in err
+    assert (copy / "checkpoint.npz").read_bytes() == older
 
 
 # --- bad input --------------------------------------------------------------------------------------------------

@@ -1,18 +1,25 @@
 """Write files so that a crash never leaves a half-written or lost file.
 
 Data goes to a temporary file in the destination folder, which is renamed over the
-destination only once complete (``os.replace`` is atomic on one file system).
+destination only once complete (``os.replace`` is atomic on one file system). A process
+killed mid-write (SIGKILL, power loss) leaves its temporary file behind; ``remove_stale``
+clears those, and only those, from a folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_bytes"]
+__all__ = ["atomic_path", "write_bytes", "is_temporary", "remove_stale"]
+
+# The temporary names atomic_path makes: "." + the destination's name + "." + mkstemp's 8 random
+# characters + ".tmp" + an optional format suffix, e.g. ".checkpoint.npz.k2x_9qa1.tmp.npz".
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
 
 
 @contextlib.contextmanager
@@ -47,3 +54,21 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file name of ``atomic_path``."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+def remove_stale(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that interrupted ``atomic_path`` writes left in ``folder``; returns them.
+
+    Only names of ``atomic_path``'s own pattern are touched. Call it where no other write is under
+    way, e.g. when a run starts or resumes in its folder.
+    """
+    folder = Path(folder)
+    stale = sorted(p for p in folder.iterdir() if p.is_file() and is_temporary(p.name))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
