@@ -146,3 +146,8 @@ def test_trace_knows_smooth_mode_entered_inside_the_record_block():
     with ns.nn.record(layer) as traces, ns.nn.smooth_mode(layer):
         layer(sequence((1, 3, 2)))
     assert traces[""].params.smooth and not layer.smooth
+
+
+def test_a_sequence_without_time_steps_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"needs at least one time step \(T >= 1\), got shape \(2, 0, 3\)"):
+        IF()(np.zeros((2, 0, 3)))
