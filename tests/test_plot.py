@@ -1,7 +1,9 @@
 """Every plot draws exactly the numbers it was given (or that the model and its BPTT computed)."""
 
+import ast
 import gc
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -119,6 +121,36 @@ def test_membrane_resets_by_subtraction_and_one_neuron(one_layer):
     np.testing.assert_array_equal(art.u_points[0].get_ydata(), u)
     np.testing.assert_allclose(offsets(art.reset_markers)[:, 1], u[fired] - 1.0)
     assert art.x_lines == [] and len(plt.gcf().axes) == 1
+
+
+@pytest.mark.parametrize("reset, rest", [("subtract", 0.0), ("rest", -0.3), ("none", 0.0)])
+def test_membrane_resets_as_the_layer_did_from_its_params(reset, rest):
+    """With params=trace.params the picture uses the layer's reset rule and rest, not the default rest-reset to 0."""
+    x = np.random.default_rng(8).uniform(0.2, 0.9, (1, 12, 2)).astype(np.float32)
+    layer = ns.nn.IF(reset=reset, rest=rest, threshold=0.8)
+    with ns.nn.record(layer) as traces:
+        layer(ns.Tensor(x))
+    trace = traces[""]
+    art = plot.membrane(trace.u, spikes=trace.s, sample=0, params=trace.params)
+    t, k = np.nonzero(trace.s[0])
+    assert len(t) > 2
+    assert same_points(offsets(art.reset_markers), np.column_stack([t, trace.v[0][t, k]]))
+    np.testing.assert_array_equal(art.threshold_line.get_ydata(), [0.8, 0.8])
+    path = art.path[1].get_ydata()  # u_0, v_0, u_1, v_1, ...: the trajectory goes through the layer's own v
+    np.testing.assert_array_equal(path[1::2], trace.v[0, :, 1])
+
+
+def test_membrane_takes_params_or_numbers_not_both(one_layer):
+    params = one_layer.params
+    for extra in ({"threshold": 1.0}, {"reset": "rest"}, {"rest": 0.0}):
+        with pytest.raises(ValueError, match=f"either params= or {next(iter(extra))}="):
+            plot.membrane(one_layer.u, sample=0, params=params, **extra)
+    with pytest.raises(TypeError, match="LIFParams"):
+        plot.membrane(one_layer.u, sample=0, params={"threshold": 1.0})
+    with pytest.raises(ValueError, match="reset must be one of"):
+        plot.membrane(one_layer.u, sample=0, reset="hard")
+    with pytest.raises(ValueError, match=r"rest \(1.5\) must be below threshold"):
+        plot.membrane(one_layer.u, sample=0, rest=1.5)
 
 
 def test_membrane_without_spikes_draws_no_markers(one_layer):
@@ -441,6 +473,15 @@ def test_surrogates_default_and_errors():
         plot.surrogates(ax=plt.gca())
 
 
+def test_default_surrogates_use_fastsigmoid_at_its_library_scale():
+    """FastSigmoid's default slope 25 peaks at 1 (snnTorch's scale): the default picture shows that one."""
+    art = plot.surrogates(z=np.linspace(-2, 2, 401))
+    (fast,) = [line for line in art.derivative_lines if "FastSigmoid" in line.get_label()]
+    assert fast.get_label() == repr(FastSigmoid())
+    assert fast.get_ydata().max() == 1.0
+    np.testing.assert_allclose(fast.get_ydata(), FastSigmoid().derivative(fast.get_xdata()))
+
+
 HISTORY = [
     {
         "epoch": 1,
@@ -524,3 +565,34 @@ def test_save_figure_writes_the_format_of_the_suffix(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "curves.svg"]
     with pytest.raises(ValueError, match="suffix naming the format"):
         plot.save_figure(fig, tmp_path / "curves")
+
+
+# --- the package --------------------------------------------------------------------------------
+
+
+def test_plot_package_keeps_its_public_names_and_shares_no_private_helper():
+    assert (
+        set(plot.__all__)
+        == {
+            "membrane",
+            "MembraneArtists",
+            "raster",
+            "record_sample",
+            "SampleRecord",
+            "step_by_step",
+            "animate",
+            "save_gif",
+            "save_figure",
+            "bptt_view",
+            "surrogates",
+            "SurrogateArtists",
+            "training_curves",
+            "OKABE_ITO",
+        }
+        <= set(dir(plot))
+    )
+    for path in Path(plot.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("numsnn"):
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{path.name} imports private {private} from {node.module}"
