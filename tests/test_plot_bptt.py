@@ -172,7 +172,9 @@ def test_zero_gradients_without_a_loss_are_explained_too():
 def test_the_caption_explains_the_reset_path():
     rest = reset_caption(ns.nn.LIFParams())
     assert "gu_(t+1)·(rest − u_t) to gs_t" in rest and "makes the spike at t+1 harder" in rest
-    assert "−θ·0.9·gu_(t+1)" in reset_caption(ns.nn.LIFParams(beta=0.9, reset="subtract"))
+    assert "(where u_t > rest)" in rest
+    subtract = reset_caption(ns.nn.LIFParams(beta=0.9, reset="subtract"))
+    assert "adds −θ·0.9·gu_(t+1) to gs_t, of the opposite sign to gu_(t+1):" in subtract
     assert "gs_t = gy_t" in reset_caption(ns.nn.LIFParams(detach_reset=True))
     assert "no reset path" in reset_caption(ns.nn.LIFParams(reset="none"))
 

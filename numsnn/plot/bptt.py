@@ -36,12 +36,12 @@ def reset_caption(params: LIFParams) -> str:
         return "reset='none': there is no reset path, so gs_t = gy_t, the error from the layer above."
     beta = "" if params.beta == 1 else f"{params.beta:g}·"
     if params.reset == "subtract":
-        term, how = f"−θ·{beta}gu_(t+1)", "lowers v_t by θ"
+        term, where, how = f"−θ·{beta}gu_(t+1)", "", "lowers v_t by θ"
     else:
-        term, how = f"{beta}gu_(t+1)·(rest − u_t)", "resets v_t"
+        term, where, how = f"{beta}gu_(t+1)·(rest − u_t)", " (where u_t > rest)", "resets v_t"
     return (
         f"Why gs flips sign from step to step: the reset path adds {term} to gs_t, of the opposite sign "
-        f"to gu_(t+1) (where u_t > rest): a spike at t {how}, so it makes the spike at t+1 harder."
+        f"to gu_(t+1){where}: a spike at t {how}, so it makes the spike at t+1 harder."
     )
 
 
