@@ -9,6 +9,7 @@ The top layer: it uses the lab (data, training, checkpoints) and the pictures. A
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
         description="Train the reference SNN on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
-        "and figures into the output folder. With --resume, the run continues with its own settings: "
+        "and figures (PNG; with --gif, also an animation of one test digit) into the output folder. "
+        "With --resume, the run continues with its own settings: "
         "only --epochs, --data-dir and the output options may be given, and any other option that differs "
         "from the checkpoint is an error.",
     )
@@ -136,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     train.add_argument("--no-plots", dest="plots", action="store_false", help="do not write the figures")
+    train.add_argument("--gif", action="store_true", help="also write the step-by-step GIF of the test digit (slower)")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser(
@@ -150,11 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser(
         "show",
         help="draw one test digit going through a trained model, and its BPTT view",
-        description="Write, for one test digit: a step-by-step PNG and GIF of the input, hidden potentials, "
-        "spikes and output counts, and a BPTT view (dL/ds_t and dL/du_t over time) per neuron layer.",
+        description="Print, for one test digit, its label, the prediction, the output spike counts and the loss, "
+        "and write its pictures: a step-by-step PNG (input, hidden spikes, output potentials and counts over "
+        "every time step) and a BPTT view (dL/ds_t and dL/du_t over time) per neuron layer. Without --index, "
+        "the first test digit whose loss is not 0, so that its BPTT pictures are not blank.",
     )
     show.add_argument("checkpoint", help="a checkpoint.npz written by numsnn train")
-    show.add_argument("--index", type=_non_negative_int, default=0, help="test image index (default: %(default)s)")
+    pick = show.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--index",
+        type=_non_negative_int,
+        help="test image index (default: the first test digit whose loss is not 0: with loss 0 no gradient "
+        "flows back, and the BPTT pictures would be blank)",
+    )
+    pick.add_argument("--wrong", action="store_true", help="show the first test digit the model gets wrong")
+    show.add_argument("--gif", action="store_true", help="also write the step-by-step animation as a GIF (slower)")
     show.add_argument("--out", metavar="DIR", default=".", help="output folder (default: the current one)")
     _add_data_options(show, None)
     show.set_defaults(run=_show)
@@ -195,6 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _interruptions_deferred():
+    """Hold Ctrl-C and SIGTERM until the block ends (POSIX; elsewhere they interrupt at once)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _interruption(exc: KeyboardInterrupt) -> str:
@@ -321,12 +348,13 @@ def _train(args) -> int:
     saved = []  # epochs this run has checkpointed
 
     def save(epoch: int, hist: list[dict]) -> None:
-        save_checkpoint(folder.file("checkpoint.npz"), model, optimizer, scheduler, config=config.as_dict(),
-                        metrics={"history": hist}, epoch=epoch)  # fmt: skip
-        saved.append(epoch)
-        for name in ("metrics.csv", "metrics.json"):  # the two files write_history writes
-            folder.file(name)
-        write_history(hist, out)
+        with _interruptions_deferred():  # so the checkpoint and the metrics files always agree
+            save_checkpoint(folder.file("checkpoint.npz"), model, optimizer, scheduler, config=config.as_dict(),
+                            metrics={"history": hist}, epoch=epoch)  # fmt: skip
+            for name in ("metrics.csv", "metrics.json"):  # the two files write_history writes
+                folder.file(name)
+            write_history(hist, out)
+            saved.append(epoch)
 
     try:
         history = fit(model, optimizer, train_data, test_data, epochs=config.epochs, T=config.T,
@@ -345,7 +373,7 @@ def _train(args) -> int:
 
     print(f"wrote {out / 'checkpoint.npz'}, {out / 'metrics.csv'}, {out / 'metrics.json'}")
     if args.plots:
-        for path in _write_figures(model, history, test_data, config, out):
+        for path in _write_figures(model, history, test_data, config, out, gif=args.gif):
             folder.file(path.name)
             print(f"wrote {path}")
     last = history[-1]
@@ -357,8 +385,10 @@ def _train(args) -> int:
     return 0
 
 
-def _write_figures(model, history, test_data, config: TrainConfig, out: Path, index: int = 0) -> list[Path]:
-    """Training curves (when there is a history) and the pictures of one test digit."""
+def _write_figures(
+    model, history, test_data, config: TrainConfig, out: Path, index: int | None = None, *, wrong=False, gif=False
+) -> list[Path]:
+    """Training curves (when there is a history) and the pictures of one test digit (see ``_sample_figures``)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -366,44 +396,127 @@ def _write_figures(model, history, test_data, config: TrainConfig, out: Path, in
 
     from numsnn import plot
 
+    print("drawing the pictures" + (": training curves, then one test digit" if history else " of one test digit"))
     paths = []
     if history:
-        fig = plot.training_curves(history)
+        fig = plot.training_curves(history, model=model, loss=config.loss)
         paths.append(plot.save_figure(fig, out / "training_curves.png"))
         plt.close(fig)
-    paths += _sample_figures(model, test_data, config, out, index)
+    paths += _sample_figures(model, test_data, config, out, index, wrong=wrong, gif=gif)
     return paths
 
 
-def _sample_figures(model, test_data, config: TrainConfig, out: Path, index: int) -> list[Path]:
-    """Step-by-step PNG and GIF of test digit ``index``, and the BPTT view of both neuron layers."""
+def _encode_digits(images, config: TrainConfig, start: int, stop: int):
+    """Test digits ``start..stop-1``, encoded; each digit's randomness (Poisson) has its own seed, so a digit
+    looks the same whether it is encoded alone or in a batch."""
+    from numsnn.autograd.tensor import Tensor
+    from numsnn.lab.train import encode
+
+    return Tensor(
+        np.concatenate(
+            [
+                encode(images[i : i + 1], config.T, config.encoder, np.random.default_rng([config.seed, 0, i])).data
+                for i in range(start, stop)
+            ]
+        )
+    )
+
+
+def _choose_digit(model, test_data, config: TrainConfig, wrong: bool) -> tuple[int, str]:
+    """The first test digit whose loss is not 0 (``wrong``: that the model gets wrong), and why it was chosen."""
+    from numsnn.autograd.tensor import no_grad
+    from numsnn.lab.metrics import predict
+    from numsnn.lab.train import LOSSES
+
+    images, labels = test_data
+    batch = 100  # the first hundred almost always hold one: stop there
+    for start in range(0, len(labels), batch):
+        stop = min(start + batch, len(labels))
+        with no_grad():
+            out = model(_encode_digits(images, config, start, stop))
+        if wrong:
+            found = np.flatnonzero(predict(out.data) != labels[start:stop])
+        else:
+            losses = [
+                LOSSES[config.loss](out[i : i + 1], labels[start + i : start + i + 1]).item()
+                for i in range(stop - start)
+            ]
+            found = np.flatnonzero(np.array(losses) > 0)
+        if found.size:
+            index = start + int(found[0])
+            if wrong:
+                return index, f"test digit {index}, the first the model gets wrong (--wrong)"
+            return index, (
+                f"test digit {index}, the first whose loss is not 0\n"
+                "  (with loss 0 no gradient flows back, and the BPTT pictures would be empty; "
+                "pick another with --index or --wrong)"
+            )
+    n = f"{len(labels):,} {config.dataset} test digits"
+    if wrong:
+        raise ValueError(f"the model gets all {n} right: there is no wrong one to show; pick one with --index")
+    raise ValueError(f"the loss is 0 on all {n}: no gradient flows back on any; pick one with --index")
+
+
+def _sample_figures(
+    model, test_data, config: TrainConfig, out: Path, index: int | None, *, wrong=False, gif=False
+) -> list[Path]:
+    """Print what the model does with one test digit, and write its step-by-step PNG (and GIF, with ``gif``)
+    and the BPTT view of each neuron layer. ``index`` None: ``_choose_digit`` picks one."""
+    import time
+
     import matplotlib.pyplot as plt
 
     from numsnn import plot
-    from numsnn.lab.train import LOSSES, encode
+    from numsnn.lab.metrics import predict
+    from numsnn.lab.train import LOSSES
     from numsnn.nn import record
 
     images, labels = test_data
-    if not 0 <= index < len(labels):
+    if index is not None and not 0 <= index < len(labels):
         raise ValueError(f"--index must be in [0, {len(labels)}) for the {config.dataset} test set, got {index}")
-    x = encode(images[index : index + 1], config.T, config.encoder, np.random.default_rng([config.seed, 0]))
+    if index is None:
+        index, why = _choose_digit(model, test_data, config, wrong)
+        print(f"showing {why}")
+    x = _encode_digits(images, config, index, index + 1)
     label = int(labels[index])
-    stem = out / f"test{index}"
+    with record(model) as traces:  # the per-step gradients of one backward pass
+        spikes = model(x)
+        value = LOSSES[config.loss](spikes, labels[index : index + 1])
+        value.backward()
+    model.zero_grad()
+    loss, counts, prediction = value.item(), spikes.data[0].sum(axis=0).astype(int), int(predict(spikes.data)[0])
+    verdict = "a tie, so wrong" if prediction < 0 else "right" if prediction == label else "wrong"
+    print(
+        f"test digit {index}: label {label}, prediction {prediction if prediction >= 0 else 'none'} ({verdict}), "
+        f"{config.loss} loss {loss:.4g}"
+    )
+    width = max(len(str(counts.max())), len(str(len(counts) - 1)))
+    print(f"  output spikes over T = {config.T} steps, per class:")
+    print("    class  " + " ".join(f"{c:>{width}}" for c in range(len(counts))))
+    print("    spikes " + " ".join(f"{n:>{width}}" for n in counts))
+    if loss == 0:
+        print("  loss 0: no gradient flows back, so the BPTT pictures say so instead of showing gradients")
 
-    fig = plot.step_by_step(model, x, label=label)
+    roles = plot.layer_roles(model)
+    stem = out / f"test{index}"
+    title = f"test digit {index}"
+    fig = plot.step_by_step(model, x, label=label, title=title)
     paths = [plot.save_figure(fig, stem.with_name(stem.name + "_step_by_step.png"))]
     plt.close(fig)
-    anim = plot.animate(model, x, label=label)
-    paths.append(plot.save_gif(anim, stem.with_name(stem.name + "_step_by_step.gif")))
-    plt.close("all")
-
-    with record(model) as traces:  # the per-step gradients of one backward pass
-        LOSSES[config.loss](model(x), labels[index : index + 1]).backward()
-    model.zero_grad()
     for name, trace in traces.items():
-        fig = plot.bptt_view(trace, sample=0)
-        paths.append(plot.save_figure(fig, stem.with_name(f"{stem.name}_bptt_layer{name}.png")))
+        decided = "no decision" if prediction < 0 else f"prediction {prediction}"
+        fig = plot.bptt_view(
+            trace, sample=0, layer=str(roles[name]), title=f"{title}, label {label}, {decided}", loss=loss
+        )
+        paths.append(plot.save_figure(fig, stem.with_name(f"{stem.name}_bptt_{roles[name].slug}.png")))
         plt.close(fig)
+    if gif:
+        start = time.perf_counter()
+        print(f"writing the step-by-step GIF ({config.T} frames, one figure drawn per frame) ...", flush=True)
+        anim = plot.animate(model, x, label=label, title=title)
+        paths.append(plot.save_gif(anim, stem.with_name(stem.name + "_step_by_step.gif")))
+        plt.close("all")
+        print(f"  took {time.perf_counter() - start:.1f} s")
     return paths
 
 
@@ -429,9 +542,10 @@ def _trained_model(args):
 
 def _show(args) -> int:
     model, config = _trained_model(args)
+    test_data = _load_data(config, "test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for path in _write_figures(model, [], _load_data(config, "test"), config, out, args.index):
+    for path in _write_figures(model, [], test_data, config, out, args.index, wrong=args.wrong, gif=args.gif):
         print(f"wrote {path}")
     return 0
 

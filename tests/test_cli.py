@@ -26,7 +26,15 @@ TINY = ["--hidden", "16", "-T", "2", "--batch-size", "250", "--no-progress"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 GIF_MAGICS = (b"GIF87a", b"GIF89a")
 ACCURACY_LINE = re.compile(r"test accuracy:? (\d+\.\d\d)% \((\d[\d,]*)/2,000 bundled test images\)")
-FIGURES = ["test0_step_by_step.png", "test0_step_by_step.gif", "test0_bptt_layer1.png", "test0_bptt_layer3.png"]
+SHOWN = re.compile(
+    r"^test digit (\d+): label (\d), prediction (\d|none) \((right|wrong|a tie, so wrong)\), mse loss (\S+)$", re.M
+)
+
+
+def _figures(index, gif=False):
+    """The pictures written for test digit ``index``: step by step (and its GIF), the BPTT view of each layer."""
+    names = [f"test{index}_step_by_step.png", f"test{index}_bptt_hidden.png", f"test{index}_bptt_output.png"]
+    return names + ([f"test{index}_step_by_step.gif"] if gif else [])
 
 
 def _train(out, *options):
@@ -84,12 +92,13 @@ def test_train_end_to_end(trained):
     assert correct == round(accuracy * 2000)
     assert float(percent) == pytest.approx(100 * correct / 2000, abs=0.005)
 
-    expected = {"checkpoint.npz", "metrics.csv", "metrics.json", "training_curves.png", *FIGURES}
+    figures = _figures(SHOWN.search(stdout).group(1))  # the test digit the run chose to show
+    expected = {"checkpoint.npz", "metrics.csv", "metrics.json", "training_curves.png", *figures}
     assert {p.name for p in out.iterdir()} == expected | {MANIFEST}  # and no temporary files left behind
     assert set((out / MANIFEST).read_text().splitlines()) == expected  # every file numsnn wrote, listed
     for name in expected - {"metrics.csv", "metrics.json"}:
         assert str(out / name) in stdout
-    for name in ("training_curves.png", *FIGURES):
+    for name in ("training_curves.png", *figures):
         head = (out / name).read_bytes()[:8]
         assert head.startswith(GIF_MAGICS) if name.endswith(".gif") else head == PNG_MAGIC, name
 
@@ -155,11 +164,27 @@ def test_evaluate_reports_the_training_accuracy(trained, capsys):
     assert f"loss {_history(out)[-1]['test_loss']:.4f}" in line
 
 
-def test_show_writes_the_figures_of_one_digit(trained, tmp_path, capsys):
+def _model_and_test_set(checkpoint):
+    """The trained model and the bundled test set, loaded here without the CLI."""
+    ckpt = load_checkpoint(checkpoint)
+    config = numsnn.train.TrainConfig.from_dict(ckpt.config, "test")
+    model, _, _ = numsnn.train.build(config)
+    ckpt.restore(model)
+    return model, config, numsnn.datasets.load_mnist("test", source="bundled")
+
+
+def _outputs(model, config, images):
+    """Output spikes [N, T, C] of direct-coded ``images``, computed here (direct coding needs no random numbers)."""
+    x = numsnn.encoding.direct(numsnn.datasets.to_float(images), config.T)
+    with numsnn.no_grad():
+        return model(numsnn.Tensor(x)).data
+
+
+def test_show_prints_what_the_model_does_with_the_digit(trained, tmp_path, capsys):
     checkpoint = trained[0] / "checkpoint.npz"
     before = checkpoint.read_bytes()
-    assert main(["show", str(checkpoint), "--index", "3", "--out", str(tmp_path / "show")]) == 0
-    names = [name.replace("test0", "test3") for name in FIGURES]
+    assert main(["show", str(checkpoint), "--index", "3", "--gif", "--out", str(tmp_path / "show")]) == 0
+    names = _figures(3, gif=True)
     assert sorted(p.name for p in (tmp_path / "show").iterdir()) == sorted(names)
     stdout = capsys.readouterr().out
     for name in names:
@@ -168,6 +193,59 @@ def test_show_writes_the_figures_of_one_digit(trained, tmp_path, capsys):
         head = path.read_bytes()[:8]
         assert head.startswith(GIF_MAGICS) if name.endswith(".gif") else head == PNG_MAGIC, name
     assert checkpoint.read_bytes() == before
+    model, config, (images, labels) = _model_and_test_set(checkpoint)
+    out = _outputs(model, config, images[3:4])
+    index, label, prediction, verdict, loss = SHOWN.search(stdout).groups()
+    assert (int(index), int(label)) == (3, labels[3])
+    predicted = numsnn.metrics.predict(out)[0]
+    assert prediction == (str(predicted) if predicted >= 0 else "none")
+    assert verdict == ("right" if predicted == labels[3] else "wrong" if predicted >= 0 else "a tie, so wrong")
+    assert float(loss) == pytest.approx(numsnn.nn.mse_rate_loss(out, labels[3:4]).item(), rel=1e-3)
+    counts = out[0].sum(axis=0).astype(int)
+    assert re.search(r"spikes +" + " +".join(map(str, counts)) + "$", stdout, re.M)
+    assert "writing the step-by-step GIF" in stdout
+
+
+def test_show_picks_a_digit_whose_pictures_are_not_blank(trained, tmp_path, capsys):
+    checkpoint = trained[0] / "checkpoint.npz"
+    assert main(["show", str(checkpoint), "--out", str(tmp_path)]) == 0
+    stdout = capsys.readouterr().out
+    index = int(SHOWN.search(stdout).group(1))
+    assert f"showing test digit {index}, the first whose loss is not 0" in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(_figures(index))  # no GIF unless asked
+    model, config, (images, labels) = _model_and_test_set(checkpoint)
+    out = _outputs(model, config, images[: index + 1])
+    losses = [numsnn.nn.mse_rate_loss(out[i : i + 1], labels[i : i + 1]).item() for i in range(index + 1)]
+    assert losses[-1] > 0 and not any(losses[:-1])
+
+
+def test_show_wrong_picks_a_misclassified_digit(trained, tmp_path, capsys):
+    checkpoint = trained[0] / "checkpoint.npz"
+    assert main(["show", str(checkpoint), "--wrong", "--out", str(tmp_path)]) == 0
+    stdout = capsys.readouterr().out
+    index = int(SHOWN.search(stdout).group(1))
+    assert f"showing test digit {index}, the first the model gets wrong" in stdout
+    model, config, (images, labels) = _model_and_test_set(checkpoint)
+    right = numsnn.metrics.predict(_outputs(model, config, images[: index + 1])) == labels[: index + 1]
+    assert not right[-1] and right[:-1].all()
+    assert main(["show", str(checkpoint), "--wrong", "--index", "3"]) == 2
+    assert "not allowed with argument" in _one_line(capsys.readouterr().err)
+
+
+def test_the_figures_of_a_digit_with_loss_0_say_so(tmp_path, capsys):
+    """A model that fires only class 3, at every step: its loss on a 3 is 0, and show says what that means."""
+    model = reference_model(784, 16, 10, rng=0)
+    model[0].weight.data[:] = 0.05
+    model[2].weight.data[:] = -0.1
+    model[2].weight.data[3] = 0.1
+    config = numsnn.train.TrainConfig(hidden=16, T=4)
+    checkpoint = save_checkpoint(tmp_path / "three.npz", model, config=config.as_dict(), epoch=1)
+    labels = numsnn.datasets.load_mnist("test", source="bundled")[1]
+    three = int(np.flatnonzero(labels == 3)[0])
+    assert main(["show", str(checkpoint), "--index", str(three), "--out", str(tmp_path / "pics")]) == 0
+    stdout = capsys.readouterr().out
+    assert SHOWN.search(stdout).groups() == (str(three), "3", "3", "right", "0")
+    assert "loss 0: no gradient flows back" in stdout
 
 
 @pytest.mark.parametrize("index", ["2000", "123456"])

@@ -1,18 +1,15 @@
 """Every plot draws exactly the numbers it was given (or that the model and its BPTT computed)."""
 
 import ast
-import gc
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from matplotlib.animation import FuncAnimation
-from PIL import Image
 
 import numsnn as ns
 from numsnn import plot
+from numsnn.plot.style import gradient_limit, outside_band, potential_band
 from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 
 T = 6
@@ -30,8 +27,7 @@ def close_figures(monkeypatch):
     plt.close("all")
 
 
-@pytest.fixture(scope="module")
-def model():
+def firing_model():
     """A small reference model, with the weights scaled up so both layers fire on random input."""
     model = ns.nn.reference_model(784, 64, 10, rng=0)
     model[0].weight.data *= 3
@@ -39,8 +35,7 @@ def model():
     return model
 
 
-@pytest.fixture(scope="module")
-def sample():
+def spiking_sample():
     """One encoded sample [T, 784]: Bernoulli spikes with a 'digit' of high rate in the middle."""
     rng = np.random.default_rng(0)
     image = np.zeros((28, 28))
@@ -207,6 +202,29 @@ def test_raster_of_thousands_of_neurons_is_one_collection():
     assert len(offsets(dots)) == spikes.sum()
 
 
+def test_raster_names_its_rows():
+    spikes = np.zeros((8, 30))
+    spikes[2, 5] = 1
+    ax = plot.raster(spikes, what="pixel").axes
+    assert ax.get_ylabel() == "pixel index" and ax.get_title() == "1 spikes, 0.004 per pixel per step"
+    ax = plot.raster(np.zeros((8, 30)), what="pixel", ax=plt.subplots()[1]).axes
+    assert any("all 30 pixels silent" in text.get_text() for text in ax.texts)
+    with pytest.raises(ValueError, match="what must name the rows"):
+        plot.raster(spikes, what="")
+
+
+@pytest.mark.parametrize("T_, M", [(32, 150), (200, 40), (25, 200)])
+def test_raster_ticks_never_touch_their_neighbours(T_, M):
+    """Each tick stays inside its cell of the (t, row) grid, so a long sequence of a busy row reads as dots,
+    and a column where every row fires does not merge into a solid bar."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    dots = plot.raster(np.ones((T_, M)), ax=ax)
+    box = ax.get_window_extent()
+    row_pt, col_pt = (size * 72 / fig.dpi for size in (box.height / M, box.width / T_))
+    length = np.sqrt(dots.get_sizes()[0])  # a "|" marker's size is its length in points, squared
+    assert length < row_pt and dots.get_linewidths()[0] < col_pt
+
+
 def test_raster_with_no_spikes_says_so():
     dots = plot.raster(np.zeros((12, 30)))
     assert len(offsets(dots)) == 0
@@ -227,226 +245,6 @@ def test_raster_with_no_spikes_says_so():
 def test_raster_layout_errors(spikes, sample, error, match):
     with pytest.raises(error, match=match):
         plot.raster(spikes, sample=sample)
-
-
-# --- one sample step by step ----------------------------------------------------------------
-
-
-def test_step_by_step_draws_the_model_numbers(model, sample):
-    out, traces = forward(model, sample)
-    counts = np.cumsum(out, axis=0)
-    assert counts[-1].sum() > 0 and traces["1"].s.sum() > 0  # the test data make both layers fire
-    steps = [0, 3, 5]
-    fig = plot.step_by_step(model, ns.Tensor(sample[None]), label=4, steps=steps)
-    grid = np.array(fig.axes[: 4 * len(steps)]).reshape(len(steps), 4)
-    for row, t in zip(grid, steps, strict=True):
-        ax_in, ax_u, ax_s, ax_out = row
-        np.testing.assert_array_equal(ax_in.images[1].get_array().filled(0), sample[t].reshape(28, 28))
-        np.testing.assert_array_equal(ax_u.images[0].get_array(), traces["1"].u[0, t].reshape(8, 8))
-        np.testing.assert_array_equal(ax_s.images[0].get_array(), traces["1"].s[0, t].reshape(8, 8))
-        np.testing.assert_array_equal([bar.get_height() for bar in ax_out.patches], counts[t])
-        assert ax_in.get_ylabel() == f"t = {t}"
-    prediction = ns.metrics.predict(out[None])[0]
-    decision = "no decision" if prediction < 0 else f"prediction {prediction}"
-    assert decision in fig.get_suptitle() and "label 4" in fig.get_suptitle()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # e.g. constrained layout failing to fit the labels
-        fig.canvas.draw()
-
-
-def test_step_by_step_colour_scales_sit_under_their_columns(model, sample):
-    fig = plot.step_by_step(model, sample, label=4, steps=[1, 5])
-    grid = np.array(fig.axes[:8]).reshape(2, 4)
-    bar = assert_bar_under(grid[-1, 1].images[0], grid[-1, 1])  # u: under the bottom membrane panel
-    assert threshold_marks(bar) == {1.0}
-    assert grid[0, 1].images[0].colorbar is None  # one scale for the column, not one per row
-    # 0/1 input spikes need no colour scale; the panel says how many fired instead.
-    assert all(ax.images[1].colorbar is None for ax in grid[:, 0])
-    assert grid[0, 0].get_xlabel().startswith(f"{int(sample[1].sum())} of 784 inputs spike")
-    for ax in grid[:, 3]:  # the label's class stands out even while its bar is empty
-        ticks = ax.get_xticklabels()
-        assert ticks[4].get_color() == plot.OKABE_ITO[1] and ticks[3].get_color() != plot.OKABE_ITO[1]
-    graded = np.clip(sample * np.linspace(0.2, 1, 784, dtype=np.float32), 0, 1)  # not 0/1: gets a scale
-    fig = plot.step_by_step(model, graded, steps=[0, 2, 4])
-    ax_in = fig.axes[8]
-    assert_bar_under(ax_in.images[1], ax_in)
-
-
-def test_step_by_step_ties_are_no_decision(sample):
-    silent = ns.nn.reference_model(784, 16, 10, rng=0)
-    silent[2].weight.data[:] = 0  # no output spikes: every class tied at 0
-    fig = plot.step_by_step(silent, sample)
-    assert "no decision" in fig.get_suptitle()
-    assert len(fig.axes) >= 4 * 6  # default: 6 evenly spaced steps for T = 6
-
-
-def test_record_sample_is_the_shared_data(model, sample):
-    rec = plot.record_sample(model, sample)
-    out, traces = forward(model, sample)
-    np.testing.assert_array_equal(rec.counts, np.cumsum(out, axis=0))
-    np.testing.assert_array_equal(rec.hidden_u, traces["1"].u[0])
-    assert rec.hidden == "1" and rec.prediction == ns.metrics.predict(out[None])[0]
-
-
-@pytest.mark.parametrize(
-    "x, steps, match",
-    [
-        (np.zeros((2, T, 784), np.float32), None, r"ONE encoded sample.*x\[i\]"),
-        (np.zeros((784,), np.float32), None, r"\[T, F\] or \[1, T, F\]"),
-        (np.zeros((T, 784), np.float32), [0, T], r"steps must be time steps in \[0, 6\)"),
-    ],
-)
-def test_step_by_step_errors(model, x, steps, match):
-    with pytest.raises(ValueError, match=match):
-        plot.step_by_step(model, x, steps=steps)
-
-
-def test_label_must_be_a_class(model, sample):
-    with pytest.raises(ValueError, match=r"label must be a class index in \[0, 10\)"):
-        plot.animate(model, sample, label=10)
-
-
-# --- animation ------------------------------------------------------------------------------
-
-
-def test_animation_has_one_frame_per_step_and_saves_a_gif(model, sample, tmp_path):
-    fig = plt.figure(layout="constrained")
-    anim = plot.animate(model, sample, label=2, fig=fig, interval=100)
-    assert len(list(anim.new_frame_seq())) == T
-    path = tmp_path / "steps.gif"
-    path.write_bytes(b"an older file")
-    assert plot.save_gif(anim, path) == path
-    assert path.read_bytes()[:6] == b"GIF89a"
-    with Image.open(path) as gif:
-        assert gif.n_frames == T
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["steps.gif"]  # no temporary file left behind
-    # After saving, the panels show the last frame: the same counts as the step-by-step grid.
-    out, _ = forward(model, sample)
-    bars = fig.axes[3].patches
-    np.testing.assert_array_equal([bar.get_height() for bar in bars], np.cumsum(out, axis=0)[-1])
-
-
-def test_animation_displays_inline(model, sample):
-    fig = plt.figure(figsize=(11, 3.6), layout="constrained")
-    html = plot.animate(model, sample, fig=fig).to_jshtml()
-    assert html.count('"data:image/png;base64,') == T
-    assert_bar_under(fig.axes[1].images[0], fig.axes[1])  # the u scale under the membrane panel
-
-
-@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
-def test_save_gif_keeps_the_old_file_when_saving_fails(model, sample, tmp_path, monkeypatch):
-    anim = plot.animate(model, sample)
-    path = tmp_path / "keep.gif"
-    path.write_bytes(b"precious")
-
-    def failing_save(self, filename, **kwargs):
-        with open(filename, "wb") as f:
-            f.write(b"half a gif")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(FuncAnimation, "save", failing_save)
-    with pytest.raises(OSError, match="disk full"):
-        plot.save_gif(anim, path)
-    assert path.read_bytes() == b"precious"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.gif"]
-    with pytest.raises(ValueError, match=r"\.gif"):
-        plot.save_gif(anim, tmp_path / "movie.mp4")
-    with pytest.raises(ValueError, match="fps"):
-        plot.save_gif(anim, path, fps=0)
-    del anim
-    gc.collect()  # matplotlib warns when an animation that never rendered is collected: let it happen here
-
-
-# --- BPTT -----------------------------------------------------------------------------------
-
-
-def images(fig):
-    """The four heatmaps of bptt_view: u, gs, gu, surrogate window."""
-    return [np.asarray(ax.images[0].get_array()) for ax in fig.axes[:4]]
-
-
-@pytest.mark.parametrize("detach_reset", [False, True])
-def test_bptt_view_shows_the_gradients_of_backward(detach_reset):
-    rng = np.random.default_rng(5)
-    x = ns.Tensor(rng.uniform(0, 0.7, (3, T, 5)), requires_grad=True)
-    gy = rng.normal(size=(3, T, 5))
-    layer = ns.nn.IF(detach_reset=detach_reset)
-    with ns.nn.record(layer) as traces:
-        layer(x).backward(gy)
-    trace = traces[""]
-    assert trace.s[1].sum() > 0
-    u, gs, gu, window = images(plot.bptt_view(trace, sample=1))
-    np.testing.assert_array_equal(u, trace.u[1].T)
-    np.testing.assert_array_equal(gu, x.grad[1].T)  # dL/du_t = dL/dx_t, from autodiff's leaf gradient
-    if detach_reset:
-        np.testing.assert_array_equal(gs, gy[1].T)  # nothing flows through the reset: gs = gy
-    else:
-        np.testing.assert_array_equal(gs, trace.gs[1].T)
-    z = trace.u[1].T - 1.0
-    sig = 1 / (1 + np.exp(-4 * z))
-    np.testing.assert_allclose(window, 4 * sig * (1 - sig))  # Sigmoid(4): f'(z) / f'(0), f'(0) = 1
-
-
-def test_bptt_view_of_the_last_layer_matches_the_weight_gradient(model, sample):
-    model.zero_grad()
-    with ns.nn.record(model) as traces:
-        ns.nn.mse_rate_loss(model(ns.Tensor(sample[None])), np.array([3])).backward()
-    fig = plot.bptt_view(traces["3"], sample=0)
-    u, gs, gu, _ = images(fig)
-    np.testing.assert_array_equal(gu, traces["3"].gu[0].T)
-    # Linear(64, 10) without bias: y = s W^T, so dL/dW = sum_t gu_t^T s_t with gu flowing into the last IF.
-    np.testing.assert_allclose(model[2].weight.grad, gu @ traces["1"].s[0], rtol=1e-5, atol=1e-7)
-    assert np.abs(gu).max() > 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fig.canvas.draw()
-    model.zero_grad()
-
-
-def test_bptt_view_colour_scales_are_under_their_panels():
-    x = ns.Tensor(np.random.default_rng(7).uniform(0, 0.7, (1, T, 5)), requires_grad=True)
-    layer = ns.nn.IF()
-    with ns.nn.record(layer) as traces:
-        layer(x).sum().backward()
-    fig = plot.bptt_view(traces[""])
-    bars = [assert_bar_under(ax.images[0], ax) for ax in fig.axes[:4]]
-    assert threshold_marks(bars[0]) == {1.0}
-    for bar in bars[1:3]:  # gradients: a scale symmetric about 0, so white means no gradient
-        assert bar.norm.vmin == -bar.norm.vmax
-    assert [bar.ax.get_xlabel().split()[0] for bar in bars] == ["membrane", "gs", "gu", "f'(u_t"]
-
-
-def test_bptt_view_selects_neurons():
-    rng = np.random.default_rng(6)
-    x = ns.Tensor(rng.uniform(0, 0.5, (2, T, 100)), requires_grad=True)
-    layer = ns.nn.IF()
-    with ns.nn.record(layer) as traces:
-        layer(x).sum().backward()
-    trace = traces[""]
-    u, _, gu, _ = images(plot.bptt_view(trace, sample=0, neurons=[7, 2]))
-    np.testing.assert_array_equal(u, trace.u[0][:, [7, 2]].T)
-    np.testing.assert_array_equal(gu, trace.gu[0][:, [7, 2]].T)
-    fig = plot.bptt_view(trace, sample=0, max_neurons=10)
-    u = images(fig)[0]
-    counts = trace.s[0].sum(axis=0)
-    chosen = [k for k in range(100) if any(np.array_equal(row, trace.u[0, :, k]) for row in u)]
-    assert len(chosen) == 10 == len(u)
-    assert counts[chosen].min() >= np.delete(counts, chosen).max()  # the most active neurons
-    fig.canvas.draw()
-    labels = [tick.get_text() for tick in fig.axes[0].get_yticklabels() if tick.get_text()]
-    assert labels and set(map(int, labels)) <= set(chosen)  # ticks name neurons, not rows
-
-
-def test_bptt_view_needs_backward():
-    layer = ns.nn.IF()
-    with ns.nn.record(layer) as traces:
-        with pytest.raises(ValueError, match="empty"):
-            plot.bptt_view(traces[""])
-        layer(ns.Tensor(np.ones((1, 3, 2), np.float32)))
-    with pytest.raises(ValueError, match=r"run loss.backward\(\) inside ns.nn.record"):
-        plot.bptt_view(traces[""])
-    with pytest.raises(TypeError, match="NeuronTrace"):
-        plot.bptt_view({"": traces[""]})
 
 
 # --- surrogates and training curves ---------------------------------------------------------
@@ -480,6 +278,9 @@ def test_default_surrogates_use_fastsigmoid_at_its_library_scale():
     assert fast.get_label() == repr(FastSigmoid())
     assert fast.get_ydata().max() == 1.0
     np.testing.assert_allclose(fast.get_ydata(), FastSigmoid().derivative(fast.get_xdata()))
+    # Its f rises from 0 to 2/slope only: the picture says so, rather than leave a flat line unexplained.
+    (note,) = [text.get_text() for text in art.step_line.axes.texts]
+    assert note.startswith("FastSigmoid(slope=25.0): f rises by 0.08 only")
 
 
 HISTORY = [
@@ -509,20 +310,54 @@ HISTORY = [
 ]
 
 
+def lines_by_name(fig):
+    """{(first word of the y-label, legend label): Line2D} over the three panels."""
+    return {(ax.get_ylabel().split()[0], line.get_label()): line for ax in fig.axes[:3] for line in ax.lines}
+
+
 def test_training_curves_plot_the_history():
     fig = plot.training_curves(HISTORY)
-    loss, accuracy, rate = fig.axes[:3]
-    lines = {(ax.get_ylabel().split()[0], line.get_label()): line for ax in fig.axes[:3] for line in ax.lines}
+    loss, error, rate = fig.axes[:3]
+    lines = lines_by_name(fig)
     for key, epochs, values in [
         (("loss", "train"), [1, 2, 3], [0.9, 0.5, 0.3]),
         (("loss", "test"), [1, 3], [1.0, 0.4]),  # epoch 2 has no test numbers: skipped
-        (("accuracy", "test"), [1, 3], [0.45, 0.85]),
-        (("firing", "layer 1"), [1, 2, 3], [0.10, 0.12, 0.13]),
-        (("firing", "layer 3"), [1, 3], [0.20, 0.15]),
+        (("error", "train: 10% at epoch 3"), [1, 2, 3], [50, 20, 10]),  # 100 (1 - accuracy), in %
+        (("error", "test: 15% at epoch 3"), [1, 3], [55, 15]),
+        (("firing", "hidden"), [1, 2, 3], [0.10, 0.12, 0.13]),  # without a model: roles by position
+        (("firing", "output"), [1, 3], [0.20, 0.15]),
     ]:
         np.testing.assert_array_equal(lines[key].get_xdata(), epochs)
-        np.testing.assert_array_equal(lines[key].get_ydata(), values)
-    assert all(ax.get_xlabel() == "epoch" for ax in (loss, accuracy, rate))
+        np.testing.assert_allclose(lines[key].get_ydata(), values)
+    assert all(ax.get_xlabel() == "epoch" for ax in (loss, error, rate))
+    assert error.get_yscale() == "log" and loss.get_yscale() == "log"  # 96% and 99% right lie far apart
+    assert error.get_ylabel() == "error rate: % wrong (log scale)"
+
+
+def test_training_curves_name_layers_by_role_and_mark_the_mse_optimum():
+    model = ns.nn.reference_model(784, 16, 10, rng=0)
+    fig = plot.training_curves(HISTORY, model=model, loss="mse")
+    rate = fig.axes[2]
+    assert {line.get_label() for line in rate.lines} >= {"hidden, 16 IF", "output, 10 IF"}
+    (optimum,) = [line for line in rate.lines if line.get_label().startswith("_")]  # the unlabelled guide line
+    np.testing.assert_array_equal(optimum.get_ydata(), [0.1, 0.1])
+    (note,) = [text.get_text() for text in rate.texts]
+    assert "MSE optimum: output rate 1/10" in note and "the other 9 never" in note
+    assert fig.axes[0].get_ylabel() == "mse loss (log scale)"
+    fig = plot.training_curves(HISTORY, model=model, loss="ce")
+    assert not fig.axes[2].texts and all(not line.get_label().startswith("_") for line in fig.axes[2].lines)
+    with pytest.raises(ValueError, match="pass model="):
+        plot.training_curves(HISTORY, loss="mse")
+    with pytest.raises(ValueError, match="loss must be 'mse', 'ce' or None"):
+        plot.training_curves(HISTORY, model=model, loss="l1")
+
+
+def test_training_curves_show_a_perfect_epoch_as_a_gap_and_say_so():
+    history = [{"epoch": 1, "train_accuracy": 0.9}, {"epoch": 2, "train_accuracy": 1.0}]
+    fig = plot.training_curves(history)
+    (line,) = fig.axes[1].lines
+    np.testing.assert_allclose(line.get_ydata(), [10, np.nan])
+    assert any("0% wrong at epoch 2" in text.get_text() for text in fig.axes[1].texts)
 
 
 def test_training_curves_tell_train_from_test_without_colour():
@@ -541,7 +376,7 @@ def test_training_curves_with_missing_keys_and_errors():
     fig = plot.training_curves(history)
     assert len(fig.axes[0].lines) == 1  # test_loss None is as good as missing; "note" is not plotted
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), [1.0, 0.7, 0.6])
-    assert any("no accuracy" in t.get_text() for t in fig.axes[1].texts)
+    assert any("no error rate" in t.get_text() for t in fig.axes[1].texts)
     assert any("no firing rate" in t.get_text() for t in fig.axes[2].texts)
     with pytest.raises(TypeError, match="list of per-epoch dicts"):
         plot.training_curves({"epoch": 1})
@@ -571,28 +406,67 @@ def test_save_figure_writes_the_format_of_the_suffix(tmp_path):
 
 
 def test_plot_package_keeps_its_public_names_and_shares_no_private_helper():
-    assert (
-        set(plot.__all__)
-        == {
-            "membrane",
-            "MembraneArtists",
-            "raster",
-            "record_sample",
-            "SampleRecord",
-            "step_by_step",
-            "animate",
-            "save_gif",
-            "save_figure",
-            "bptt_view",
-            "surrogates",
-            "SurrogateArtists",
-            "training_curves",
-            "OKABE_ITO",
-        }
-        <= set(dir(plot))
-    )
+    before = {"membrane", "MembraneArtists", "raster", "record_sample", "SampleRecord", "step_by_step", "animate"}
+    before |= {"save_gif", "save_figure", "bptt_view", "surrogates", "SurrogateArtists", "training_curves", "OKABE_ITO"}
+    assert set(plot.__all__) == before | {"layer_roles", "LayerRole"}
+    assert set(plot.__all__) <= set(dir(plot))
     for path in Path(plot.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("numsnn"):
                 private = [alias.name for alias in node.names if alias.name.startswith("_")]
                 assert not private, f"{path.name} imports private {private} from {node.module}"
+
+
+# --- roles and shared scales --------------------------------------------------------------------
+
+
+def test_layer_roles_name_neuron_layers_by_position_size_and_type():
+    roles = plot.layer_roles(ns.nn.reference_model(784, 64, 10, rng=0))
+    assert {name: str(role) for name, role in roles.items()} == {"1": "hidden, 64 IF", "3": "output, 10 IF"}
+    assert [role.slug for role in roles.values()] == ["hidden", "output"]
+    deep = ns.nn.Sequential(
+        ns.nn.IF(),
+        ns.nn.Linear(784, 32, rng=0),
+        ns.nn.LIF(0.9),
+        ns.nn.Linear(32, 16, rng=0),
+        ns.nn.IF(),
+        ns.nn.Linear(16, 10, rng=0),
+        ns.nn.LIF(0.8),
+    )
+    roles = plot.layer_roles(deep)
+    assert [(r.name, r.role, r.size, r.kind) for r in roles.values()] == [
+        ("0", "input", None, "IF"),
+        ("2", "hidden 1", 32, "LIF"),
+        ("4", "hidden 2", 16, "IF"),
+        ("6", "output", 10, "LIF"),
+    ]
+    assert str(roles["0"]) == "input, IF" and roles["4"].slug == "hidden2"
+    with ns.nn.record(deep) as traces:  # the names are those of the traces (and of the rate/<name> history keys)
+        deep(ns.Tensor(np.zeros((1, 2, 784), np.float32)))
+    assert list(traces) == list(roles)
+    assert {name: str(role) for name, role in plot.layer_roles(ns.nn.IF()).items()} == {"": "output, IF"}
+    with pytest.raises(TypeError, match="expects a Module"):
+        plot.layer_roles([ns.nn.IF()])
+
+
+def test_gradient_colour_limit_ignores_a_planted_outlier():
+    g = np.random.default_rng(9).normal(0, 0.01, (64, 8))
+    clean = gradient_limit(g)
+    g[5, 3] = 1e3
+    assert gradient_limit(g) == pytest.approx(clean, rel=0.2) and gradient_limit(g) < 0.1
+    g = np.zeros((10, 8))
+    g[2, 1], g[6, 4] = 0.02, -5.0  # two values: the larger does not set the scale
+    assert gradient_limit(g) == 0.02
+    assert gradient_limit(np.zeros((3, 4))) == 1.0
+
+
+def test_potential_band_stays_near_the_threshold():
+    params = ns.nn.LIFParams()  # threshold 1, rest 0
+    assert potential_band(np.array([-30.0, 0.5, 1.2]), params) == (-1.0, 1.2)
+    assert potential_band(np.array([0.4, 48.0]), params) == (0.0, 3.0)  # shows rest, clips far above
+    assert potential_band(np.array([0.2, 0.5]), params) == (0.0, 1.1)  # shows rest and the threshold
+    note = outside_band(np.array([-30.0, 48.0]), -1.0, 3.0, params)
+    assert (
+        note == "u continues below -1, down to -30\n(IF potentials have no lower bound)\nu continues above 3, up to 48"
+    )
+    assert outside_band(np.array([0.0, 1.0]), -1.0, 3.0, params) is None

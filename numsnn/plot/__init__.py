@@ -6,7 +6,8 @@ arrays you pass or, for ``step_by_step``/``animate``/``bptt_view``, from ``numsn
 
 One module per picture: ``neuron`` (membrane, raster), ``sample`` (one sample step by step),
 ``bptt`` (bptt_view), ``surrogate``, ``training`` (training curves), ``files`` (save_figure,
-save_gif), on top of ``style`` (colours, input checks, figures and colour scales they share).
+save_gif), on top of ``style`` (colours, input checks, figures and colour scales they share)
+and ``roles`` (``layer_roles``: layers named "hidden, 800 IF", not by their index).
 
 Conventions:
 
@@ -29,6 +30,7 @@ Conventions:
 from numsnn.plot.bptt import bptt_view
 from numsnn.plot.files import save_figure, save_gif
 from numsnn.plot.neuron import MembraneArtists, membrane, raster
+from numsnn.plot.roles import LayerRole, layer_roles
 from numsnn.plot.sample import SampleRecord, animate, record_sample, step_by_step
 from numsnn.plot.style import OKABE_ITO
 from numsnn.plot.surrogate import SurrogateArtists, surrogates
@@ -49,4 +51,6 @@ __all__ = [
     "SurrogateArtists",
     "training_curves",
     "OKABE_ITO",
+    "layer_roles",
+    "LayerRole",
 ]

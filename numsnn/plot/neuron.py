@@ -13,7 +13,9 @@ from numsnn.nn.bptt import LIFParams, reset_potential
 from numsnn.plot.style import MAX_LINES, OKABE_ITO, TIME, check_ax, integer_time_axis, pick_neurons, pick_sample
 from numsnn.validate import finite_array
 
-__all__ = ["membrane", "MembraneArtists", "raster"]
+__all__ = ["membrane", "MembraneArtists", "membrane_path", "raster"]
+
+RASTER_FILL = (0.7, 0.5)  # the share of its row and of its column that a raster tick covers
 
 # --- one neuron over time -------------------------------------------------------------------
 
@@ -33,6 +35,12 @@ class MembraneArtists:
     spike_markers: PathCollection | None
     reset_markers: PathCollection | None
     x_lines: list[Line2D]
+
+
+def membrane_path(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points ``(t, y)`` of one neuron's trajectory: it visits u_t, drops to v_t (the reset, at a spike;
+    v_t = u_t otherwise), then integrates up to u_{t+1}. ``u``, ``v``: ``[T]`` before and after the reset."""
+    return np.repeat(np.arange(len(u)), 2), np.column_stack([u, v]).ravel()
 
 
 def membrane(
@@ -111,9 +119,7 @@ def membrane(
     if s is not None:
         v = reset_potential(params, u, s)  # the library's own rule
     for k, color in enumerate(colors):
-        # The trajectory visits u_t, drops to v_t at a spike, then integrates up to u_{t+1}.
-        ys = u[:, k] if s is None else np.column_stack([u[:, k], v[:, k]]).ravel()
-        ts = t if s is None else np.repeat(t, 2)
+        ts, ys = (t, u[:, k]) if s is None else membrane_path(u[:, k], v[:, k])
         path += ax_u.plot(ts, ys, color=color, lw=1.2, alpha=0.8)
         u_points += ax_u.plot(t, u[:, k], "o", color=color, ms=4, label=names[k])
     threshold_line = ax_u.axhline(threshold, color="0.25", ls="--", lw=1, label=f"threshold θ = {threshold:g}")
@@ -165,44 +171,50 @@ def membrane(
 # --- many neurons over time -----------------------------------------------------------------
 
 
-def raster(spikes, ax=None, sample: int | None = None, color: str = OKABE_ITO[0]) -> PathCollection:
-    """Spike raster: a tick at (t, i) for every spike of neuron i at step t.
+def raster(
+    spikes, ax=None, sample: int | None = None, color: str = OKABE_ITO[0], what: str = "neuron"
+) -> PathCollection:
+    """Spike raster: a tick at (t, i) for every spike of row i at step t.
 
-    ``spikes`` is ``[T, M]`` or ``[N, T, M]`` with ``sample=``. All ticks are one scatter
-    collection (its offsets are the (t, i) pairs), so thousands of neurons draw fast. With
-    no spikes at all the plot is empty and says so.
+    ``spikes`` is ``[T, M]`` or ``[N, T, M]`` with ``sample=``. ``what`` names the rows in the labels:
+    "neuron" (a layer's spikes), "pixel" (an encoded input such as ``ns.encoding.poisson``), ...
+    All ticks are one scatter collection (its offsets are the (t, i) pairs), so thousands of rows
+    draw fast. Each tick fills 70% of its row and half of its column, so neighbouring spikes
+    stay apart even in long sequences (until rows are thinner than about 1 pt: then ticks are
+    0.75 pt long, to stay visible). With no spikes at all the plot says so.
     """
+    if not isinstance(what, str) or not what.strip():
+        raise ValueError(f"what must name the rows, e.g. 'neuron' or 'pixel', got {what!r}")
     s = pick_sample(finite_array(spikes, "spikes"), "spikes", "T, M", sample)
     if s.size and (s.min() < 0 or s.max() > 1):
         raise ValueError(f"spikes must be 0/1, got values from {s.min()} to {s.max()}")
     (ax,) = check_ax(ax, 1, "raster")
     T, M = s.shape
     t, i = np.nonzero(s > 0)
-    # Marker sizes are in points: a tick spans its row (at least 1.5 pt, so dense rasters stay
-    # visible) and is as thick as a fraction of its column.
+    # Marker sizes are in points: the tick's length runs along its row, its thickness across its column.
     box = ax.get_window_extent()
     row_pt, col_pt = (size * 72 / ax.figure.dpi for size in (box.height / max(M, 1), box.width / max(T, 1)))
     dots = ax.scatter(
         t,
         i,
         marker="|",
-        s=float(np.clip(row_pt, 1.5, 12)) ** 2,
+        s=float(np.clip(RASTER_FILL[0] * row_pt, 0.75, 12)) ** 2,
         color=color,
-        linewidths=float(np.clip(0.15 * col_pt, 0.5, 3)),
+        linewidths=float(np.clip(RASTER_FILL[1] * col_pt, 0.25, 4)),
     )
     if t.size == 0:
         ax.text(
             0.5,
             0.5,
-            f"no spikes: all {M} neurons silent for {T} steps",
+            f"no spikes: all {M} {what}s silent for {T} steps",
             transform=ax.transAxes,
             ha="center",
             va="center",
             color="0.3",
         )
-    ax.set_title(f"{t.size:,} spikes, {t.size / max(s.size, 1):.3f} per neuron per step", fontsize="medium")
+    ax.set_title(f"{t.size:,} spikes, {t.size / max(s.size, 1):.3f} per {what} per step", fontsize="medium")
     ax.set_xlabel(TIME)
-    ax.set_ylabel("neuron index")
+    ax.set_ylabel(f"{what} index")
     integer_time_axis(ax, T)
     ax.set_ylim(-0.5, M - 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

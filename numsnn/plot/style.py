@@ -15,6 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import MaxNLocator
 
+from numsnn.nn.bptt import LIFParams
+
 __all__ = [
     "OKABE_ITO",
     "LINESTYLES",
@@ -25,8 +27,11 @@ __all__ = [
     "check_ax",
     "new_figure",
     "integer_time_axis",
+    "potential_band",
+    "outside_band",
     "potential_norm",
     "potential_colorbar",
+    "gradient_limit",
 ]
 
 # Okabe-Ito: eight colours that stay distinct under every common colour-vision deficiency.
@@ -108,21 +113,60 @@ def integer_time_axis(ax: Axes, T: int) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def potential_norm(u: np.ndarray, threshold: float) -> Normalize:
-    """Colour scale of membrane potentials: up to at least the threshold; clipped at the 1st
-    percentile below, so a few very negative values do not squash the range around the threshold."""
-    return Normalize(min(np.percentile(u, 1), 0), max(u.max(), threshold))
+def potential_band(u: np.ndarray, params: LIFParams) -> tuple[float, float]:
+    """Limits for drawing membrane potentials ``u`` of neurons with ``params``: the band where spikes are decided.
+
+    The band is ``threshold ± 2 (threshold - rest)``, [-1, 3] for the defaults: beyond it the surrogate window
+    is shut (Sigmoid(4): f'(u - threshold) / f'(0) < 0.002), and an IF neuron's u has no lower bound, so one
+    value at -30 (or a neuron driven to 48) would squeeze the band near the threshold into one colour.
+    Within it, the limits shrink to the data, but always show rest and a little above the threshold.
+    """
+    span = params.threshold - params.rest
+    low = min(max(float(u.min()), params.threshold - 2 * span), params.rest)
+    high = max(min(float(u.max()), params.threshold + 2 * span), params.threshold + 0.1 * span)
+    return low, high
 
 
-def potential_colorbar(fig: Figure, image, axes, u: np.ndarray, threshold: float, style: dict) -> None:
-    """A colorbar for membrane potentials ``u`` with the threshold marked (and an arrow if clipped)."""
+def outside_band(u: np.ndarray, low: float, high: float, params: LIFParams) -> str | None:
+    """What a picture of ``u`` limited to [low, high] leaves out, in words (two lines); None if nothing."""
+    notes = []
+    if u.min() < low:
+        why = "IF potentials have no lower bound" if params.beta == 1 else f"leak beta = {params.beta:g}"
+        notes.append(f"u continues below {low:g}, down to {u.min():.3g}\n({why})")
+    if u.max() > high:
+        notes.append(f"u continues above {high:g}, up to {u.max():.3g}")
+    return "\n".join(notes) or None
+
+
+def potential_norm(u: np.ndarray, params: LIFParams) -> Normalize:
+    """Colour scale of membrane potentials: ``potential_band``; values beyond it take the end colours."""
+    return Normalize(*potential_band(u, params))
+
+
+def potential_colorbar(fig: Figure, image, axes, u: np.ndarray, params: LIFParams, style: dict):
+    """A colorbar for membrane potentials ``u`` with the threshold marked, and arrows (and words) if clipped."""
+    low, high = image.norm.vmin, image.norm.vmax
+    note = outside_band(u, low, high, params)
+    label = f"membrane potential u_t\nblack line: threshold θ = {params.threshold:g}"
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}
     bar = fig.colorbar(
         image,
         ax=axes,
-        label=f"membrane potential u_t\nblack line: threshold θ = {threshold:g}",
-        extend="min" if u.min() < image.norm.vmin else "neither",
+        label=label if note is None else f"{label}\narrow: {note}",
+        extend=extend[bool(u.min() < low), bool(u.max() > high)],
         **style,
     )
     mark = bar.ax.axhline if bar.orientation == "vertical" else bar.ax.axvline
-    mark(threshold, color="w", lw=3.5)  # a white halo keeps the line visible on any colour
-    mark(threshold, color="k", lw=1.8)
+    mark(params.threshold, color="w", lw=3.5)  # a white halo keeps the line visible on any colour
+    mark(params.threshold, color="k", lw=1.8)
+    return bar
+
+
+def gradient_limit(g: np.ndarray, percentile: float = 99) -> float:
+    """Half-range of a colour scale centred at 0 for gradients ``g``: a high percentile of the non-zero ``|g|``.
+
+    Taken at a data value at or below the percentile (``method="lower"``): with two or more non-zero values,
+    the largest never sets the scale, so one outlier cannot wash the rest out to white. 1 when ``g`` is all zero.
+    """
+    magnitude = np.abs(g[g != 0])
+    return float(np.percentile(magnitude, percentile, method="lower")) if magnitude.size else 1.0

@@ -50,6 +50,20 @@ def surrogates(surrogates=DEFAULT_SURROGATES, ax=None, z=None) -> SurrogateArtis
         style = dict(color=OKABE_ITO[i % 7], ls=LINESTYLES[i % len(LINESTYLES)], lw=1.6, label=repr(f))
         smooth_lines += ax_f.plot(z, f.smooth(z), **style)
         derivative_lines += ax_df.plot(z, f.derivative(z), **style)
+        rise = float(f.smooth(np.float64(1e6)) - f.smooth(np.float64(-1e6)))  # the area under f'
+        if rise < 0.5:  # e.g. FastSigmoid at snnTorch's scale: say why its f looks flat
+            peak = float(f.derivative(np.float64(0)))
+            ax_f.annotate(
+                f"{f!r}: f rises by {rise:.2g} only,\nas f' peaks at {peak:g} but is narrow",
+                (z[-1], f.smooth(z[-1])),
+                xytext=(-2, 6),
+                textcoords="offset points",
+                ha="right",
+                fontsize="small",
+                color=style["color"],
+                bbox=dict(facecolor="white", edgecolor="none", alpha=0.9, pad=1),
+                zorder=5,
+            )
     ax_df.annotate(
         "H'(z) = δ(z):\n0 except at z = 0",
         xy=(0, ax_df.get_ylim()[1]),
