@@ -21,7 +21,7 @@ import numpy as np
 from numsnn import __version__
 from numsnn.lab.train import TrainConfig
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "write_figures"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -373,7 +373,7 @@ def _train(args) -> int:
 
     print(f"wrote {out / 'checkpoint.npz'}, {out / 'metrics.csv'}, {out / 'metrics.json'}")
     if args.plots:
-        for path in _write_figures(model, history, test_data, config, out, gif=args.gif):
+        for path in write_figures(model, history, test_data, config, out, gif=args.gif):
             folder.file(path.name)
             print(f"wrote {path}")
     last = history[-1]
@@ -385,10 +385,11 @@ def _train(args) -> int:
     return 0
 
 
-def _write_figures(
+def write_figures(
     model, history, test_data, config: TrainConfig, out: Path, index: int | None = None, *, wrong=False, gif=False
 ) -> list[Path]:
-    """Training curves (when there is a history) and the pictures of one test digit (see ``_sample_figures``)."""
+    """Write the pictures of a run into ``out`` and return their paths: the training curves (when there is a
+    history) and the pictures of one test digit (see ``_sample_figures``). ``numsnn train`` and ``show`` call it."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -545,7 +546,7 @@ def _show(args) -> int:
     test_data = _load_data(config, "test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for path in _write_figures(model, [], test_data, config, out, args.index, wrong=args.wrong, gif=args.gif):
+    for path in write_figures(model, [], test_data, config, out, args.index, wrong=args.wrong, gif=args.gif):
         print(f"wrote {path}")
     return 0
 
