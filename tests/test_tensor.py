@@ -275,6 +275,68 @@ def test_diamond_graph():
     assert a.grad is None  # interior nodes keep no gradient
 
 
+def test_retain_grad_keeps_the_summed_gradient_of_a_node_used_twice():
+    #      ┌─ exp ─┐
+    # x ─ a       add ─ sum        a = 2x used twice: dL/da = exp(a) + 3
+    #      └─ *3 ──┘
+    x = f64([0.1, -0.4])
+    a = x * 2
+    a.retain_grad()
+    d = a.exp() + a * 3
+    d.retain_grad()
+    d.sum().backward()
+    np.testing.assert_allclose(a.grad, np.exp(a.data) + 3)
+    np.testing.assert_array_equal(d.grad, [1.0, 1.0])
+    np.testing.assert_allclose(x.grad, 2 * a.grad)  # the leaf's gradient is unchanged by retaining
+
+
+def test_retain_grad_of_an_operand_used_twice_by_one_op():
+    x = f64([1.5, -2.0])
+    a = x + 1
+    a.retain_grad()
+    (a * a).sum().backward()
+    np.testing.assert_array_equal(a.grad, 2 * a.data)
+
+
+def test_retained_gradients_accumulate_across_backward_calls_and_zero_grad_clears_them():
+    x = f64([1.0, 2.0])
+    a = x * 3
+    a.retain_grad()
+    loss = (a * a).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_array_equal(a.grad, 2 * 2 * a.data)
+    a.zero_grad()
+    assert a.grad is None
+
+
+def test_retained_gradient_is_a_copy_so_accumulating_never_writes_into_the_callers_array():
+    x = f64([1.0, 2.0])
+    a = x + 0
+    a.retain_grad()
+    g = np.array([1.0, 1.0])
+    a.backward(g, retain_graph=True)
+    a.backward(g)
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+
+
+def test_retain_grad_on_the_root_and_on_a_leaf():
+    x = f64([1.0, 2.0])
+    x.retain_grad()  # a leaf keeps its gradient anyway
+    assert not x.retains_grad
+    loss = (x * x).sum()
+    loss.retain_grad()
+    loss.backward()
+    np.testing.assert_array_equal(loss.grad, 1.0)
+    np.testing.assert_array_equal(x.grad, 2 * x.data)
+
+
+def test_retain_grad_needs_a_tensor_that_requires_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ns.Tensor([1.0]).retain_grad()
+
+
 def test_only_leaves_in_the_graph_get_a_gradient():
     x, zeroed, outside = f64([1.0, 2.0]), f64([5.0, 6.0]), f64([1.0])
     (x * 2 + zeroed * 0).sum().backward()

@@ -86,8 +86,10 @@ class Tensor:
 
     Attributes:
         data: the values, an ndarray.
-        grad: ``dL/d(self)`` after ``backward()``, same shape as ``data``, or None.
+        grad: ``dL/d(self)`` after ``backward()``, same shape as ``data``, or None. Leaves get it;
+            a tensor computed by a Function only after ``retain_grad()``.
         creator: the Function that produced this tensor (None for leaves).
+        retains_grad: True once ``retain_grad()`` was called on a non-leaf tensor.
     """
 
     # Make ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of numpy's broadcasting.
@@ -103,6 +105,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self.creator: Function | None = None
+        self.retains_grad = False
 
     # --- ndarray-like attributes ---------------------------------------------------------
     @property
@@ -172,6 +175,18 @@ class Tensor:
         """A new leaf tensor sharing ``data``, cut from the graph."""
         return Tensor(self.data)
 
+    def retain_grad(self) -> None:
+        """Keep this tensor's ``dL/d(self)`` in ``.grad`` on backward, though it is not a leaf (as in PyTorch).
+
+        Backward passes through interior tensors without storing their gradients; after this call,
+        this one stores its total gradient (the sum over every path to it), accumulating across
+        backward calls as leaves do. A leaf already keeps its gradient, so there it does nothing.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad: backward never reaches it")
+        if self.creator is not None:
+            self.retains_grad = True
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``grad`` to None)."""
         self.grad = None
@@ -199,17 +214,18 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(grad): expected grad of shape {self.shape}, got {grad.shape}")
 
-        # Pending gradients of interior nodes, keyed by id(tensor); leaves go to .grad.
+        # Pending gradients of interior nodes, keyed by id(tensor); leaves (and retain_grad() tensors) go to .grad.
         pending: dict[int, np.ndarray] = {id(self): grad}
         for node in reversed(_topological_order(self)):
             gy = pending.pop(id(node), None)
             if gy is None:  # no gradient reached this node (e.g. an unused branch)
                 continue
-            if node.creator is None:
+            if node.creator is None or node.retains_grad:  # every path to node is summed in gy by now
                 if node.grad is None:
                     node.grad = np.array(gy, dtype=node.dtype, copy=True)
                 else:
                     node.grad += gy
+            if node.creator is None:
                 continue
             fn = node.creator
             for x, gx in zip(fn.inputs, fn._backward(gy), strict=True):
