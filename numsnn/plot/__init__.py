@@ -5,10 +5,10 @@ arrays you pass or, for ``step_by_step``/``animate``/``bptt_view``, from ``numsn
 (the gradients are those of the hand-written BPTT in ``numsnn.nn.bptt``, never recomputed).
 
 One module per picture: ``neuron`` (membrane, raster), ``sample`` (one sample step by step),
-``bptt`` (bptt_view), ``graph`` (an autograd graph with each tensor's data and grad),
-``surrogate``, ``training`` (training curves), ``files`` (save_figure,
-save_gif), on top of ``style`` (colours, input checks, figures and colour scales they share)
-and ``roles`` (``layer_roles``: layers named "hidden, 800 IF", not by their index).
+``bptt`` (bptt_view), ``flow`` (bptt_flow: one neuron's BPTT from an explain table), ``graph`` (an autograd
+graph with each tensor's data and grad), ``surrogate``, ``training`` (training curves), ``files`` (save_figure,
+save_gif), on top of ``style`` (colours, input checks, figures and colour scales they share) and ``roles``
+(``layer_roles``: layers named "hidden, 800 IF", not by their index).
 
 Conventions:
 
@@ -30,6 +30,7 @@ Conventions:
 
 from numsnn.plot.bptt import bptt_view
 from numsnn.plot.files import save_figure, save_gif
+from numsnn.plot.flow import bptt_flow
 from numsnn.plot.graph import GraphArtists, graph
 from numsnn.plot.neuron import MembraneArtists, membrane, raster
 from numsnn.plot.roles import LayerRole, layer_roles
@@ -49,6 +50,7 @@ __all__ = [
     "save_gif",
     "save_figure",
     "bptt_view",
+    "bptt_flow",
     "graph",
     "GraphArtists",
     "surrogates",
