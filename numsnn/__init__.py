@@ -49,6 +49,7 @@ _SHORTCUTS = {
     "checkpoint": "numsnn.lab.checkpoint",
     "diagnostics": "numsnn.lab.diagnostics",
     "explain": "numsnn.lab.explain",
+    "interop": "numsnn.lab.interop",
 }
 # Modules of numsnn 0.1 that moved into a layer: their old names still work, with a warning.
 _MOVED = {

@@ -47,6 +47,7 @@ def _number(convert, minimum, what: str):
 _positive_int = _number(int, 1, "a positive integer")
 _non_negative_int = _number(int, 0, "a non-negative integer")
 _non_negative_float = _number(float, 0.0, "a non-negative number")
+_positive_float = _number(float, 1e-300, "a positive number")
 
 
 def _add_data_options(p: argparse.ArgumentParser, default_dataset: str | None) -> None:
@@ -171,6 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", metavar="DIR", default=".", help="output folder (default: the current one)")
     _add_data_options(show, None)
     show.set_defaults(run=_show)
+
+    export = commands.add_parser(
+        "export-nir",
+        help="export a trained network as a NIR graph, for other SNN frameworks and neuromorphic chips",
+        description="Write the network of a checkpoint as a NIR graph (HDF5), which snnTorch, Norse, "
+        "SpikingJelly, Sinabs, Rockpool and Lava read. Needs the nir package: pip install 'numsnn[nir]'.",
+    )
+    export.add_argument("checkpoint", help="a checkpoint.npz written by numsnn train")
+    export.add_argument("out", help="the .nir file to write (never over an existing file)")
+    export.add_argument("--dt", type=_positive_float, default=1.0,
+                        help="the time one numsnn step stands for (default: %(default)s)")  # fmt: skip
+    export.set_defaults(run=_export_nir)
     return parser
 
 
@@ -548,6 +561,19 @@ def _show(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for path in write_figures(model, [], test_data, config, out, args.index, wrong=args.wrong, gif=args.gif):
         print(f"wrote {path}")
+    return 0
+
+
+def _export_nir(args) -> int:
+    from numsnn.lab.interop import write_nir
+
+    out = Path(args.out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists; numsnn never writes over a file: choose another name")
+    model, _ = _trained_model(argparse.Namespace(checkpoint=args.checkpoint, dataset=None, data_dir=None))
+    graph = write_nir(model, out, dt=args.dt)
+    print(f"wrote {out}: NIR graph " + " -> ".join(f"{name} ({type(node).__name__})" for name, node in
+                                                   graph.nodes.items()))  # fmt: skip
     return 0
 
 
