@@ -539,23 +539,23 @@ def _train_config(ckpt) -> TrainConfig:
     return TrainConfig.from_dict(ckpt.config, f"checkpoint {ckpt.path}")
 
 
-def _trained_model(args):
-    """The model saved in ``args.checkpoint`` and its config, with --dataset/--data-dir applied."""
+def _trained_model(checkpoint, dataset: str | None = None, data_dir: str | None = None):
+    """The model saved in ``checkpoint`` and its config, with --dataset and --data-dir applied."""
     from numsnn.lab.checkpoint import load_checkpoint
     from numsnn.lab.train import build
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(checkpoint)
     config = _train_config(ckpt)
-    if args.dataset:
-        config = dataclasses.replace(config, dataset=args.dataset)
-    config, _ = _with_data_dir(config, args.data_dir)
+    if dataset:
+        config = dataclasses.replace(config, dataset=dataset)
+    config, _ = _with_data_dir(config, data_dir)
     model, _, _ = build(config)
     ckpt.restore(model)
     return model, config
 
 
 def _show(args) -> int:
-    model, config = _trained_model(args)
+    model, config = _trained_model(args.checkpoint, args.dataset, args.data_dir)
     test_data = _load_data(config, "test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -570,7 +570,7 @@ def _export_nir(args) -> int:
     out = Path(args.out)
     if out.exists():
         raise FileExistsError(f"{out} already exists; numsnn never writes over a file: choose another name")
-    model, _ = _trained_model(argparse.Namespace(checkpoint=args.checkpoint, dataset=None, data_dir=None))
+    model, _ = _trained_model(args.checkpoint)
     graph = write_nir(model, out, dt=args.dt)
     print(f"wrote {out}: NIR graph " + " -> ".join(f"{name} ({type(node).__name__})" for name, node in
                                                    graph.nodes.items()))  # fmt: skip
@@ -580,7 +580,7 @@ def _export_nir(args) -> int:
 def _evaluate(args) -> int:
     from numsnn.lab.train import evaluate
 
-    model, config = _trained_model(args)
+    model, config = _trained_model(args.checkpoint, args.dataset, args.data_dir)
     images, labels = _load_data(config, "test")
     result = evaluate(model, images, labels, T=config.T, encoder=config.encoder, loss=config.loss, seed=config.seed)
     print(
