@@ -45,7 +45,9 @@ def _fire(name, v, node, state):
 
 def _step(node, name, x, state, dt):
     kind = type(node).__name__
-    if kind in ("Input", "Output"):
+    if kind == "Input":  # the data arrive in the Input node's shape
+        return x.reshape(len(x), *np.atleast_1d(node.input_type["input"]).astype(int))
+    if kind == "Output":
         return x
     if kind == "Linear":
         return x @ np.asarray(node.weight).T

@@ -9,7 +9,7 @@ from nir_sim import chain, simulate
 import numsnn as ns
 from numsnn.cli import main
 from numsnn.lab.interop import NIRError, from_nir, to_nir, write_nir
-from numsnn.nn import IF, LIF, Linear, Sequential
+from numsnn.nn import IF, LIF, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Sequential, Unflatten
 
 nir = pytest.importorskip("nir", reason="the nir extra is not installed (pip install '.[nir]')")
 
@@ -17,6 +17,16 @@ nir = pytest.importorskip("nir", reason="the nir extra is not installed (pip ins
 def lif_model(rng=0):
     return Sequential(Linear(12, 9, bias=True, rng=rng), LIF(0.8, threshold=0.7, rest=-0.1),
                       Linear(9, 4, rng=rng), LIF(0.95))  # fmt: skip
+
+
+def conv_model(rng=0):
+    """A small convolutional network on 8 x 8 images, strong enough to spike."""
+    model = Sequential(Unflatten(-1, (1, 8, 8)), Conv2d(1, 3, 3, padding=1, rng=rng), IF(threshold=0.5),
+                       AvgPool2d(2), Conv2d(3, 4, 3, stride=1, rng=rng), LIF(0.9, threshold=0.3), Flatten(),
+                       Linear(16, 5, bias=True, rng=rng), IF(threshold=0.4))  # fmt: skip
+    for p in model.parameters():
+        p.data *= 3
+    return model
 
 
 def spikes(shape, seed=0, p=0.4):
@@ -31,6 +41,7 @@ def run(model, x):
 MODELS = {
     "reference": (lambda: ns.nn.reference_model(rng=0), (6, 8, 784)),
     "lif": (lif_model, (5, 20, 12)),
+    "conv": (conv_model, (3, 6, 64)),
 }
 
 
@@ -56,7 +67,8 @@ def test_round_trip_through_a_file(name, tmp_path):
     again = from_nir(tmp_path / "net.nir")
     x = spikes(shape, seed=1)
     np.testing.assert_array_equal(run(again, x), run(model, x))
-    assert chain(graph) == ["input", *(str(i) for i in range(len(model))), "output"]
+    first = 1 if isinstance(model[0], Unflatten) else 0  # an Unflatten only gives the Input node its shape
+    assert chain(graph) == ["input", *(str(i) for i in range(first, len(model))), "output"]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -160,3 +172,30 @@ def test_cli_exports_a_trained_checkpoint(tmp_path, capsys):
     np.testing.assert_array_equal(graph.nodes["2"].weight, weights["2.weight"])
     assert main(["export-nir", str(run_dir / "checkpoint.npz"), str(out)]) == 1  # never over an existing file
     assert "already exists" in capsys.readouterr().err
+
+
+def test_conv_nodes_and_shapes():
+    graph = to_nir(conv_model())
+    kinds = [type(graph.nodes[name]).__name__ for name in chain(graph)]
+    assert kinds == ["Input", "Conv2d", "IF", "AvgPool2d", "Conv2d", "LIF", "Flatten", "Affine", "IF", "Output"]
+    np.testing.assert_array_equal(graph.nodes["input"].input_type["input"], [1, 8, 8])
+    np.testing.assert_array_equal(graph.nodes["6"].output_type["output"], [16])
+    assert graph.nodes["1"].weight.shape == (3, 1, 3, 3) and tuple(graph.nodes["1"].padding) == (1, 1)
+    again = from_nir(graph)
+    assert isinstance(again[0], Unflatten) and again[0].unflattened_size == (1, 8, 8)
+    images = spikes((2, 3, 1, 8, 8))
+    np.testing.assert_array_equal(run(again[1:], images), run(conv_model()[1:], images))  # model[1:] takes images
+
+
+def test_max_pooling_has_no_nir_node():
+    model = Sequential(Conv2d(1, 2, 3), IF(), MaxPool2d(2))
+    with pytest.raises(NIRError, match="layer 2 is a MaxPool2d, and NIR has no max pooling node"):
+        to_nir(model, input_shape=(1, 8, 8))
+
+
+def test_a_network_that_starts_with_a_convolution_needs_its_input_shape():
+    model = Sequential(Conv2d(1, 2, 3), IF())
+    with pytest.raises(NIRError, match=r"needs input_shape=\(one time step's shape\)"):
+        to_nir(model)
+    graph = to_nir(model, input_shape=(1, 5, 5))
+    np.testing.assert_array_equal(graph.nodes["output"].output_type["output"], [2, 3, 3])

@@ -12,6 +12,7 @@ equations become numsnn's recurrences exactly when the parameters map as below::
                                        v_leak = 0, v_threshold, v_reset)           + r I_t) = beta v_{t-1} + I_t
     Conv2d, AvgPool2d, Flatten     Conv2d, AvgPool2d, Flatten            applied at every step
     the input and output shapes    Input, Output                         one time step's shape, e.g. (784,)
+    Unflatten as the first layer   (the Input node's shape)              e.g. (1, 28, 28) for pixels [784]
 
 (At the default ``dt = 1`` the IF node has ``r = 1``.) What still differs:
 
@@ -33,8 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from numsnn.autograd.conv import output_size
 from numsnn.lab.atomic import atomic_path
-from numsnn.nn import IF, LIF, Linear, Module, Sequential
+from numsnn.nn import IF, LIF, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential, Unflatten
 
 __all__ = ["to_nir", "from_nir", "write_nir", "NIRError"]
 
@@ -70,9 +72,13 @@ def to_nir(model: Module, dt: float = 1.0, input_shape: tuple[int, ...] | None =
     if not isinstance(model, Sequential):
         raise NIRError(f"to_nir exports a Sequential (a chain of layers), got {type(model).__name__}")
     dt = _positive_dt(dt)
-    shape = _input_shape(model, input_shape)
+    layers = list(model.named_children())
+    if layers and isinstance(layers[0][1], Unflatten):  # it only gives the input its image shape
+        shape = layers.pop(0)[1].unflattened_size
+    else:
+        shape = _input_shape(model, input_shape)
     nodes = {"input": nir.Input(input_type=np.array(shape))}
-    for name, layer in model.named_children():
+    for name, layer in layers:
         nodes[name], shape = _export(nir, name, layer, shape, dt)
     nodes["output"] = nir.Output(output_type=np.array(shape))
     names = list(nodes)
@@ -116,6 +122,24 @@ def _export(nir, name: str, layer: Module, shape: tuple[int, ...], dt: float):
         tau = dt / (1 - p.beta)
         return nir.LIF(tau=full(tau), r=full(tau / dt), v_leak=full(0.0), v_threshold=full(p.threshold),
                        v_reset=full(p.rest)), shape  # fmt: skip
+    if isinstance(layer, Conv2d):
+        c, h, w = shape
+        sizes = zip((h, w), layer.kernel_size, layer.stride, layer.padding, strict=True)
+        out = (layer.out_channels, *(output_size(n, k, st, pd) for n, k, st, pd in sizes))
+        bias = np.zeros(layer.out_channels, np.float32) if layer.bias is None else layer.bias.data.copy()
+        node = nir.Conv2d(input_shape=(h, w), weight=layer.weight.data.copy(), stride=layer.stride,
+                          padding=layer.padding, dilation=1, groups=1, bias=bias)  # fmt: skip
+        return node, out
+    if isinstance(layer, AvgPool2d):
+        c, h, w = shape
+        out = (c, *(output_size(n, k, st) for n, k, st in zip((h, w), layer.kernel_size, layer.stride, strict=True)))
+        node = nir.AvgPool2d(kernel_size=np.array(layer.kernel_size), stride=np.array(layer.stride),
+                             padding=np.zeros(2, int))  # fmt: skip
+        return node, out
+    if isinstance(layer, Flatten):
+        return nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1), (int(np.prod(shape)),)
+    if isinstance(layer, MaxPool2d):
+        raise NIRError(f"layer {name} is a MaxPool2d, and NIR has no max pooling node (only AvgPool2d and SumPool2d)")
     raise NIRError(f"layer {name} is a {type(layer).__name__}, which has no NIR node numsnn can export")
 
 
@@ -133,6 +157,10 @@ def write_nir(model: Module, path, dt: float = 1.0, input_shape: tuple[int, ...]
 def from_nir(graph_or_path, dt: float = 1.0, dtype=np.float32) -> Sequential:
     """A ``Sequential`` that computes what a chain-shaped NIR graph describes, at steps of ``dt``.
 
+    An Input node with an image shape ``(C, H, W)`` becomes a first ``Unflatten(-1, (C, H, W))``
+    layer, so the model takes the flat pixels that numsnn's encoders produce (``model[1:]`` takes
+    images ``[N, T, C, H, W]``).
+
     Args:
         graph_or_path: a ``nir.NIRGraph``, or the path of a file written by ``nir.write``.
         dt: the time step of one numsnn step.
@@ -141,12 +169,17 @@ def from_nir(graph_or_path, dt: float = 1.0, dtype=np.float32) -> Sequential:
     nir = _nir()
     dt = _positive_dt(dt)
     graph = graph_or_path if isinstance(graph_or_path, nir.NIRGraph) else nir.read(graph_or_path)
-    layers = [_import(nir, name, graph.nodes[name], dt, np.dtype(dtype)) for name in _chain(nir, graph)]
+    names = _chain(nir, graph)
+    layers = [_import(nir, name, graph.nodes[name], dt, np.dtype(dtype)) for name in names[1:]]
+    shape = tuple(int(n) for n in np.atleast_1d(graph.nodes[names[0]].input_type["input"]))
+    if len(shape) > 1:  # images: numsnn's encoders give flat pixels, so the model starts by unfolding them
+        layers.insert(0, Unflatten(-1, shape))
     return Sequential(*layers)
 
 
 def _chain(nir, graph) -> list[str]:
-    """The names of the nodes between the graph's Input and Output, in order; an error unless it is a chain."""
+    """The names of the graph's Input node and the nodes after it up to the Output, in order; an error unless
+    the graph is a chain."""
     inputs = [name for name, node in graph.nodes.items() if isinstance(node, nir.Input)]
     outputs = [name for name, node in graph.nodes.items() if isinstance(node, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
@@ -170,7 +203,7 @@ def _chain(nir, graph) -> list[str]:
         if goes_back and _reaches(after, target, source):
             raise NIRError(f"the edge {source} -> {target} closes a loop (a recurrent connection); numsnn's layers "
                            "are feed-forward")  # fmt: skip
-    order, name, seen = [], inputs[0], set()
+    order, name, seen = [inputs[0]], inputs[0], set()
     while name != outputs[0]:
         seen.add(name)
         if len(after[name]) != 1:
@@ -218,6 +251,30 @@ def _import(nir, name: str, node, dt: float, dtype: np.dtype) -> Module:
         if layer.bias is not None:
             layer.bias.data[...] = np.asarray(node.bias).reshape(-1)
         return layer
+    if isinstance(node, nir.Conv2d):
+        weight = np.asarray(node.weight)
+        if weight.ndim != 4 or node.groups != 1 or np.any(np.asarray(node.dilation) != 1):
+            raise NIRError(f"node {name!r} (Conv2d) has weight {weight.shape}, groups {node.groups}, dilation "
+                           f"{node.dilation}; numsnn's Conv2d is 2-D, with groups 1 and dilation 1")  # fmt: skip
+        if isinstance(node.padding, str):
+            raise NIRError(f"node {name!r} (Conv2d) pads {node.padding!r}; numsnn needs the padding in pixels")
+        bias = np.asarray(node.bias)
+        layer = Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=tuple(node.stride),
+                       padding=tuple(node.padding), bias=bool(bias.any()), dtype=dtype)  # fmt: skip
+        layer.weight.data[...] = weight
+        if layer.bias is not None:
+            layer.bias.data[...] = bias
+        return layer
+    if isinstance(node, nir.AvgPool2d):
+        if np.any(np.asarray(node.padding) != 0):
+            raise NIRError(f"node {name!r} (AvgPool2d) pads by {node.padding}; numsnn's AvgPool2d does not pad")
+        return AvgPool2d(tuple(int(k) for k in np.broadcast_to(node.kernel_size, 2)),
+                         tuple(int(k) for k in np.broadcast_to(node.stride, 2)))  # fmt: skip
+    if isinstance(node, nir.Flatten):
+        if node.start_dim != 0 or node.end_dim != -1:
+            raise NIRError(f"node {name!r} flattens dims {node.start_dim}..{node.end_dim}; numsnn's Flatten flattens "
+                           "a whole time step (start_dim 0, end_dim -1)")  # fmt: skip
+        return Flatten()
     if isinstance(node, nir.IF):
         r = _uniform(name, node, "r")
         if not np.isclose(r * dt, 1.0, rtol=1e-12, atol=0):
