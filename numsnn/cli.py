@@ -517,6 +517,10 @@ def _sample_figures(
     fig = plot.step_by_step(model, x, label=label, title=title)
     paths = [plot.save_figure(fig, stem.with_name(stem.name + "_step_by_step.png"))]
     plt.close(fig)
+    for name in plot.map_layers(model, x):  # a convolutional network: each layer's feature maps over time
+        fig = plot.feature_maps(model, x, layer=name, title=title)
+        paths.append(plot.save_figure(fig, stem.with_name(f"{stem.name}_maps_{roles[name].slug}.png")))
+        plt.close(fig)
     for name, trace in traces.items():
         decided = "no decision" if prediction < 0 else f"prediction {prediction}"
         fig = plot.bptt_view(

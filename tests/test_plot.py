@@ -408,7 +408,15 @@ def test_save_figure_writes_the_format_of_the_suffix(tmp_path):
 def test_plot_package_keeps_its_public_names_and_shares_no_private_helper():
     before = {"membrane", "MembraneArtists", "raster", "record_sample", "SampleRecord", "step_by_step", "animate"}
     before |= {"save_gif", "save_figure", "bptt_view", "surrogates", "SurrogateArtists", "training_curves", "OKABE_ITO"}
-    assert set(plot.__all__) == before | {"layer_roles", "LayerRole", "bptt_flow", "graph", "GraphArtists"}
+    assert set(plot.__all__) == before | {
+        "layer_roles",
+        "LayerRole",
+        "bptt_flow",
+        "graph",
+        "GraphArtists",
+        "feature_maps",
+        "map_layers",
+    }
     assert set(plot.__all__) <= set(dir(plot))
     for path in Path(plot.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

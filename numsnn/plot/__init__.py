@@ -5,10 +5,11 @@ arrays you pass or, for ``step_by_step``/``animate``/``bptt_view``, from ``numsn
 (the gradients are those of the hand-written BPTT in ``numsnn.nn.bptt``, never recomputed).
 
 One module per picture: ``neuron`` (membrane, raster), ``sample`` (one sample step by step),
-``bptt`` (bptt_view), ``flow`` (bptt_flow: one neuron's BPTT from an explain table), ``graph`` (an autograd
-graph with each tensor's data and grad), ``surrogate``, ``training`` (training curves), ``files`` (save_figure,
-save_gif), on top of ``style`` (colours, input checks, figures and colour scales they share) and ``roles``
-(``layer_roles``: layers named "hidden, 800 IF", not by their index).
+``maps`` (feature_maps: a convolutional layer's spike maps), ``bptt`` (bptt_view), ``flow``
+(bptt_flow: one neuron's BPTT from an explain table), ``graph`` (an autograd graph with each
+tensor's data and grad), ``surrogate``, ``training`` (training curves), ``files`` (save_figure,
+save_gif), on top of ``style`` (colours, input checks, figures and colour scales they share) and
+``roles`` (``layer_roles``: layers named "hidden, 800 IF", not by their index).
 
 Conventions:
 
@@ -32,6 +33,7 @@ from numsnn.plot.bptt import bptt_view
 from numsnn.plot.files import save_figure, save_gif
 from numsnn.plot.flow import bptt_flow
 from numsnn.plot.graph import GraphArtists, graph
+from numsnn.plot.maps import feature_maps, map_layers
 from numsnn.plot.neuron import MembraneArtists, membrane, raster
 from numsnn.plot.roles import LayerRole, layer_roles
 from numsnn.plot.sample import SampleRecord, animate, record_sample, step_by_step
@@ -53,6 +55,8 @@ __all__ = [
     "bptt_flow",
     "graph",
     "GraphArtists",
+    "feature_maps",
+    "map_layers",
     "surrogates",
     "SurrogateArtists",
     "training_curves",
