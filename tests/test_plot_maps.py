@@ -37,16 +37,14 @@ def test_each_cell_is_one_maps_spikes_at_one_step(model, x):
         for t in range(5):
             np.testing.assert_array_equal(axes[r, t].images[0].get_array(), s[t, c])
         assert axes[r, 0].get_ylabel() == f"map {c}\n{int(s[:, c].sum())} spikes"
-    assert (
-        "hidden, 3 maps of IF" in fig._suptitle.get_text() and "the 2 most active of 3 maps" in fig._suptitle.get_text()
-    )
+    assert "hidden, 3 maps of IF" in fig.get_suptitle() and "the 2 most active of 3 maps" in fig.get_suptitle()
     plt.close(fig)
 
 
 def test_long_sequences_show_their_first_steps_and_say_so(model):
     x = np.ones((20, 36), np.float32) * 0.5
     fig = plot.feature_maps(model, x)
-    assert len(fig.axes) == 3 * MAX_STEPS and f"first {MAX_STEPS} of 20 steps shown" in fig._suptitle.get_text()
+    assert len(fig.axes) == 3 * MAX_STEPS and f"first {MAX_STEPS} of 20 steps shown" in fig.get_suptitle()
     plt.close(fig)
 
 
