@@ -1,9 +1,5 @@
 """Feature-map pictures of convolutional layers, and layer roles after a convolution."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -11,6 +7,7 @@ import pytest
 import numsnn as ns
 from numsnn import plot
 from numsnn.nn import IF, AvgPool2d, Conv2d, Flatten, Linear, Sequential, Unflatten
+from numsnn.plot.maps import MAX_STEPS
 
 
 @pytest.fixture
