@@ -131,3 +131,14 @@ def test_linear_bias_is_off_by_default_and_checked():
     assert Linear(3, 2).bias is None and Linear(3, 2, bias=True).bias.shape == (2,)
     with pytest.raises(TypeError, match="Linear bias must be True or False"):
         Linear(3, 2, bias="yes")
+
+
+def test_reference_model_passes_neuron_options_to_both_neuron_layers():
+    surrogate = ns.surrogate.Sigmoid(16.0)
+    model = ns.nn.reference_model(6, 5, 3, rng=0, surrogate=surrogate, detach_reset=True)
+    assert model[1].params == model[3].params == ns.nn.LIFParams(surrogate=surrogate, detach_reset=True)
+    plain = ns.nn.reference_model(6, 5, 3, rng=0)
+    for key, value in plain.state_dict().items():  # the same weights for the same rng
+        np.testing.assert_array_equal(model.state_dict()[key], value)
+    with pytest.raises(TypeError, match=r"IF has no leak \(beta = 1\); for a leaky neuron use LIF"):
+        ns.nn.reference_model(6, 5, 3, beta=0.9)  # IF has no leak

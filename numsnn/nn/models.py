@@ -20,18 +20,21 @@ def reference_model(
     *,
     rng: np.random.Generator | int | None = None,
     dtype=np.float32,
+    **neuron,
 ) -> Sequential:
     """``Linear(784, 800) -> IF -> Linear(800, 10) -> IF``: spikes ``[N, T, 784]`` in, ``[N, T, 10]`` out.
 
     The predicted class is the output neuron that spikes most over T (``numsnn.metrics.predict``).
-    ``rng`` is a Generator or a seed for the initial weights.
+    ``rng`` is a Generator or a seed for the initial weights. ``**neuron`` goes to both IF layers,
+    e.g. ``surrogate=Sigmoid(16.0)`` or ``detach_reset=True``: the same weights (same ``rng``) with
+    other neurons, to compare them.
     """
     rng = np.random.default_rng(rng)
     return Sequential(
         Linear(in_features, hidden, rng=rng, dtype=dtype),
-        IF(),
+        IF(**neuron),
         Linear(hidden, classes, rng=rng, dtype=dtype),
-        IF(),
+        IF(**neuron),
     )
 
 

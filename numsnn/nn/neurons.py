@@ -84,6 +84,8 @@ class IF(LIF):
     """Integrate-and-fire neurons: ``LIF`` with ``beta = 1`` (no leak). Keyword arguments as in ``LIF``."""
 
     def __init__(self, **params):
+        if "beta" in params:
+            raise TypeError("IF has no leak (beta = 1); for a leaky neuron use LIF(beta, ...)")
         super().__init__(1.0, **params)
 
 
