@@ -76,8 +76,8 @@ def conv_reference_model(
     convolutions pad by 1, so border pixels count as much as the others and the maps halve
     cleanly (28, 14, 7); the neurons reset by subtracting the threshold, so charge above it
     carries over and a spike count follows its input more closely; and a hidden layer of
-    ``hidden`` IF neurons sits before the output (fewer tied output counts, which count as
-    errors). ``padding=0, hidden=None, reset="rest"`` gives the issue's model. ``rng`` seeds the weights.
+    ``hidden`` IF neurons sits before the output. ``padding=0, hidden=None, reset="rest"``
+    gives the issue's model. ``rng`` seeds the weights.
     """
     rng = np.random.default_rng(rng)
     C, H, W = image_shape
