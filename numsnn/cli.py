@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     choices = TrainConfig.CHOICES
     train = commands.add_parser(
         "train",
-        help="train the reference model Linear(784, H) -> IF -> Linear(H, 10) -> IF on MNIST",
-        description="Train the reference SNN on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
+        help="train a spiking network on MNIST (the reference model, or a convolutional one with --model conv)",
+        description="Train a spiking network on MNIST. Writes checkpoint.npz, metrics.csv, metrics.json "
         "and figures (PNG; with --gif, also an animation of one test digit) into the output folder. "
         "With --resume, the run continues with its own settings: "
         "only --epochs, --data-dir and the output options may be given, and any other option that differs "
@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # The settings' defaults are None here, so that an option given on the command line can be told apart
     # from one left out (which matters with --resume); TrainConfig fills in the defaults the help shows.
+    train.add_argument(
+        "--model",
+        choices=choices["model"],
+        help=f"reference: Linear(784, H) -> IF -> Linear(H, 10) -> IF; conv: two convolutions with IF neurons "
+        f"and average pooling, then Linear(1568, H) -> IF -> Linear(H, 10) -> IF (default: {d.model})",
+    )
     train.add_argument(
         "--dataset",
         choices=choices["dataset"],
@@ -600,9 +606,16 @@ def _plural(n: int, word: str) -> str:
 
 
 def model_summary(model) -> str:
-    """``Linear(784, 800) -> IF -> Linear(800, 10) -> IF`` for a Sequential."""
+    """``Linear(784, 800) -> IF -> Linear(800, 10) -> IF`` for a Sequential (sizes of the weighted layers)."""
     parts = []
     for layer in model:
         name = type(layer).__name__
-        parts.append(f"{name}({layer.in_features}, {layer.out_features})" if hasattr(layer, "in_features") else name)
+        if hasattr(layer, "in_features"):
+            name += f"({layer.in_features}, {layer.out_features})"
+        elif getattr(layer, "out_channels", None):
+            name += f"({layer.in_channels}, {layer.out_channels}, {layer.kernel_size[0]})"
+        elif hasattr(layer, "kernel_size"):
+            name += f"({layer.kernel_size[0]})"
+        if name != "Unflatten":  # it only turns the pixels into an image
+            parts.append(name)
     return " -> ".join(parts)

@@ -26,9 +26,10 @@ from numsnn.autograd.tensor import Tensor, no_grad
 from numsnn.lab import encoding, metrics, optim
 from numsnn.lab.atomic import write_bytes
 from numsnn.lab.datasets import DataLoader, to_float
-from numsnn.nn import Module, ce_count_loss, mse_rate_loss, record, reference_model
+from numsnn.nn import Module, ce_count_loss, conv_reference_model, mse_rate_loss, record, reference_model
 
 __all__ = [
+    "MODELS",
     "DATASETS",
     "ENCODERS",
     "LOSSES",
@@ -43,6 +44,7 @@ __all__ = [
     "write_history",
 ]
 
+MODELS = ("reference", "conv")
 DATASETS = ("bundled", "full")
 ENCODERS = ("direct", "poisson", "latency")
 LOSSES = {"mse": mse_rate_loss, "ce": ce_count_loss}
@@ -59,6 +61,7 @@ class TrainConfig:
     model on the bundled subset in under a minute on 2 cores.
     """
 
+    model: str = "reference"
     dataset: str = "bundled"
     data_dir: str | None = None
     epochs: int = 10
@@ -75,6 +78,7 @@ class TrainConfig:
     seed: int = 0
 
     CHOICES = {
+        "model": MODELS,
         "dataset": DATASETS,
         "encoder": ENCODERS,
         "loss": tuple(LOSSES),
@@ -89,6 +93,8 @@ class TrainConfig:
         "hidden": (1, 100_000),
         "seed": (0, 2**32 - 1),
     }
+
+    ADDED = {"model": "reference"}  # settings added after numsnn 0.1, with the value its checkpoints mean
 
     def __post_init__(self):
         for name, choices in self.CHOICES.items():
@@ -107,6 +113,7 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise ValueError(f"{source}: the stored config should be a JSON object, got {type(values).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
+        values = {**cls.ADDED, **values}  # a checkpoint of an older numsnn lacks the settings added since
         missing, unknown = sorted(names - values.keys()), sorted(values.keys() - names)
         if missing or unknown:
             raise ValueError(
@@ -130,8 +137,15 @@ class TrainConfig:
 
 
 def build(config: TrainConfig):
-    """The model, optimizer and schedule (or None) that ``config`` describes."""
-    model = reference_model(784, config.hidden, 10, rng=config.seed)
+    """The model, optimizer and schedule (or None) that ``config`` describes.
+
+    ``model="reference"`` is ``reference_model`` with ``hidden`` neurons; ``"conv"`` is
+    ``conv_reference_model`` with ``hidden`` neurons between its convolutions and its output.
+    """
+    if config.model == "conv":
+        model = conv_reference_model(hidden=config.hidden, rng=config.seed)
+    else:
+        model = reference_model(784, config.hidden, 10, rng=config.seed)
     if config.optimizer == "adam":
         optimizer = optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     else:
