@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -282,3 +283,28 @@ def test_memory_and_overflow_errors_are_one_line(tmp_path, capsys, monkeypatch, 
     monkeypatch.setattr(numsnn.lab.train, "fit", fit)
     assert main(["train", *TINY, "--out", str(tmp_path / "o")]) == 1
     assert message in _one_line(capsys.readouterr().err)
+
+
+def test_train_the_conv_model_from_the_cli(tmp_path, capsys):
+    out = tmp_path / "conv"
+    assert main(["train", "--model", "conv", "--hidden", "16", "-T", "1", "--epochs", "1", "--batch-size", "500",
+                 "--no-progress", "--out", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "training Conv2d(1, 16, 3) -> IF -> AvgPool2d(2) -> Conv2d(16, 32, 3) -> IF -> AvgPool2d(2) -> Flatten ->" \
+        " Linear(1568, 16) -> IF -> Linear(16, 10) -> IF on 10,000 bundled" in printed  # fmt: skip
+    ckpt = load_checkpoint(out / "checkpoint.npz")
+    assert ckpt.config["model"] == "conv" and ckpt.model_state["1.weight"].shape == (16, 1, 3, 3)
+    shown = re.search(r"showing test digit (\d+)", printed).group(1)  # the digit the run chose to draw
+    for slug in ("hidden1", "hidden2"):  # one feature-map picture per convolutional neuron layer
+        assert (out / f"test{shown}_maps_{slug}.png").is_file()
+    assert main(["evaluate", str(out / "checkpoint.npz")]) == 0
+
+
+def test_a_checkpoint_of_numsnn_0_1_has_no_model_setting_and_means_the_reference_model(run, tmp_path):
+    ckpt = load_checkpoint(run / "checkpoint.npz")
+    model = reference_model(784, 8, 10)
+    ckpt.restore(model)
+    old = tmp_path / "old.npz"
+    config = {key: value for key, value in ckpt.config.items() if key != "model"}
+    save_checkpoint(old, model, config=config, metrics=ckpt.metrics, epoch=1)
+    assert main(["evaluate", str(old)]) == 0
