@@ -1,5 +1,7 @@
 """The fast paths give the plain results: the BPTT loops, reused work arrays, input constant over time."""
 
+import threading
+
 import numpy as np
 import pytest
 from user_surrogate import Rectangle
@@ -7,7 +9,7 @@ from user_surrogate import Rectangle
 import numsnn as ns
 from numsnn.autograd import workspace
 from numsnn.autograd.tensor import Function
-from numsnn.nn import IF, LIF, Linear, Sequential, TimeDistributed
+from numsnn.nn import IF, LIF, Linear, Sequential, TimeDistributed, parallel
 from numsnn.nn.bptt import LIFParams, lif_backward, lif_forward
 from numsnn.nn.layers import RepeatOverTime
 from numsnn.surrogate import Sigmoid
@@ -77,8 +79,12 @@ PARAMS = [
 ]
 
 
+def param_id(p):
+    return f"{p.beta}-{p.reset}-{p.detach_reset}-{p.smooth}-{p.surrogate}"
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("p", PARAMS, ids=lambda p: f"{p.beta}-{p.reset}-{p.detach_reset}-{p.smooth}-{p.surrogate}")
+@pytest.mark.parametrize("p", PARAMS, ids=param_id)
 def test_kernel_equals_the_plain_loops_bit_for_bit(p, dtype):
     x, v0, gy = kernel_inputs(dtype)
     u, s, v = lif_forward(p, x, v0)
@@ -95,6 +101,50 @@ def test_kernel_equals_the_plain_loops_bit_for_bit(p, dtype):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(lif_backward(p, u, s, gy)[0], gu_ref)  # the same without gs
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("p", PARAMS[::5], ids=param_id)
+def test_samples_in_threads_give_the_same_numbers(p, threads, monkeypatch):
+    x, v0, gy = kernel_inputs(np.float32)
+    one = lif_forward(p, x, v0)
+    gs_one = np.empty_like(x)
+    one += lif_backward(p, one[0], one[1], gy, gs=gs_one)
+    monkeypatch.setattr(parallel, "THREADS", threads)
+    monkeypatch.setattr(parallel, "MIN_BLOCK", 1)  # so that these few values are split: 5 samples in 2 or 3 blocks
+    blocks = []
+    monkeypatch.setattr(parallel, "helpers", lambda n, make=parallel.helpers: blocks.append(n) or make(n))
+    many = lif_forward(p, x, v0)
+    gs_many = np.empty_like(x)
+    many += lif_backward(p, many[0], many[1], gy, gs=gs_many)
+    assert blocks == [threads - 1] * 2 * (threads - 1)  # helpers asked once per block beyond the first
+    for a, b in zip((*one, gs_one), (*many, gs_many), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_error_in_a_thread_reaches_the_caller(monkeypatch):
+    class Broken(Sigmoid):
+        def derivative(self, z):
+            if threading.current_thread() is not threading.main_thread():
+                raise FloatingPointError("from a block of samples")
+            return super().derivative(z)
+
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    monkeypatch.setattr(parallel, "MIN_BLOCK", 1)
+    x, v0, gy = kernel_inputs(np.float64)
+    p = LIFParams(surrogate=Broken())
+    u, s, _ = lif_forward(p, x, v0)
+    with pytest.raises(FloatingPointError, match="from a block of samples"):
+        lif_backward(p, u, s, gy)
+
+
+def test_default_threads_follow_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert parallel.default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert parallel.default_threads() >= 1
 
 
 def test_forward_leaves_v0_and_x_unchanged():

@@ -24,7 +24,7 @@ import numpy as np
 __all__ = ["empty", "clear"]
 
 MIN_BYTES = 1 << 20  # smaller arrays come back from the allocator's free lists without page faults
-MAX_SHAPES = 4  # (shape, dtype) pairs remembered; the least recently asked for is forgotten first
+MAX_SHAPES = 8  # (shape, dtype) pairs remembered; the least recently asked for is forgotten first
 MAX_ARRAYS = 16  # arrays remembered per pair: the most that one step holds at once, with room to spare
 
 _pool: dict[tuple, list[np.ndarray]] = {}

@@ -44,6 +44,7 @@ import numpy as np
 from numsnn import validate
 from numsnn.autograd import ops, workspace
 from numsnn.autograd.tensor import Function, Tensor
+from numsnn.nn.parallel import over_samples
 from numsnn.nn.surrogate import Sigmoid, Surrogate
 
 __all__ = [
@@ -53,7 +54,9 @@ __all__ = [
     "reset_partials",
     "fire",
     "lif_forward",
+    "forward_steps",
     "lif_backward",
+    "backward_steps",
     "initial_state",
     "LIFFunction",
     "lif",
@@ -152,20 +155,26 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
             s[:, t] = H(u[:, t] - threshold)
             v = reset_potential(p, u[:, t], s[:, t])
 
-    This one computes the same numbers, bit for bit (the tests hold it to that), but each
-    step writes into its slice of ``u`` and ``s`` and into one ``v`` (``out=``) instead of
-    making a new array per operation, and ``u`` and ``s`` reuse the arrays of an earlier
-    step once nothing holds them (``numsnn.autograd.workspace``): about half the time.
+    ``forward_steps`` computes the same numbers, bit for bit (the tests hold it to that), in
+    less than half the time: each step writes into its slice of ``u`` and ``s`` and into one
+    ``v`` (``out=``) instead of making a new array per operation; ``u`` and ``s`` reuse the
+    arrays of an earlier step once nothing holds them (``numsnn.autograd.workspace``); and
+    the samples of a large batch run in parallel threads (``numsnn.nn.parallel``).
     """
     u, s = workspace.empty(x.shape, x.dtype), workspace.empty(x.shape, x.dtype)
-    v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as it is overwritten at every step
+    v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it
+    over_samples(len(x), x[:, 0].size, lambda n: forward_steps(p, x[n], u[n], s[n], v[n]))
+    return u, s, v
+
+
+def forward_steps(p: LIFParams, x, u, s, v) -> None:
+    """Steps t = 0 .. T-1 for some samples: fill ``u`` and ``s``; ``v`` goes from ``v0`` to ``v_{T-1}``."""
     for t in range(x.shape[1]):
         if p.beta != 1:
             v *= p.beta
         np.add(v, x[:, t], out=u[:, t])  # u_t = beta v_{t-1} + x_t
         fire(p, u[:, t], out=s[:, t])  # s_t = H(u_t - threshold)
         reset_potential(p, u[:, t], s[:, t], out=v)  # v_t = reset(u_t, s_t)
-    return u, s, v
 
 
 def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs: np.ndarray | None = None):
@@ -181,13 +190,24 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
             gu[:, t] = gv * dv_du + gs[:, t] * f'(u[:, t] - threshold)
             gv = beta * gu[:, t]
 
-    This one computes the same numbers, bit for bit, writing into the slices of ``gu`` (and
-    ``gs``) with ``out=``. It evaluates ``f'`` one step at a time: on ``[N, ...]`` values that
+    ``backward_steps`` computes the same numbers, bit for bit, as ``forward_steps`` does for
+    the forward loop. It also evaluates ``f'`` one step at a time: on ``[N, ...]`` values that
     stay in the CPU cache, rather than on the whole sequence with T-times-larger temporaries.
     """
     gu = workspace.empty(u.shape, u.dtype)
-    gv = np.zeros_like(u[:, 0])  # dL/dv_{T-1} = 0
-    gs_t = np.empty_like(gv)
+    gv0 = np.empty_like(u[:, 0])
+    over_samples(
+        len(u),
+        u[:, 0].size,
+        lambda n: backward_steps(p, u[n], s[n], gy[n], gu[n], gv0[n], None if gs is None else gs[n]),
+    )
+    return gu, gv0
+
+
+def backward_steps(p: LIFParams, u, s, gy, gu, gv0, gs=None) -> None:
+    """Steps t = T-1 .. 0 for some samples: fill ``gu`` (and ``gs`` if given) and ``gv0``."""
+    gv = np.zeros_like(gv0)  # dL/dv_{T-1} = 0
+    gs_t = np.empty_like(gv0)
     for t in reversed(range(u.shape[1])):
         if gs is not None:
             gs_t = gs[:, t]
@@ -199,7 +219,7 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
         f_prime = p.surrogate.derivative(u[:, t] - p.threshold)
         np.add(gv * dv_du, gs_t * f_prime, out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
         gv = gu[:, t] if p.beta == 1 else p.beta * gu[:, t]  # gv_{t-1} = beta gu_t
-    return gu, gv
+    gv0[...] = gv
 
 
 class LIFFunction(Function):
