@@ -30,9 +30,11 @@ In smooth mode ``H`` is replaced by the surrogate's smooth step ``f`` in the for
 so these same equations give the exact gradient (without ``detach_reset``, which drops a
 true term), and finite differences can check them.
 
-``lif_forward`` and ``lif_backward`` are the two loops; ``LIFFunction`` makes them one graph
-node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step, so
-autodiff derives the same gradients; the tests hold the two equal to float64 precision.
+``lif_forward`` and ``lif_backward`` run the two loops, ``forward_steps`` and
+``backward_steps``, which are written for speed; the plain loops that they equal bit for bit
+are in the docstrings of ``lif_forward`` and ``lif_backward``. ``LIFFunction`` makes them one
+graph node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step,
+so autodiff derives the same gradients; the tests hold the two equal to float64 precision.
 """
 
 from __future__ import annotations
@@ -156,14 +158,14 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
             v = reset_potential(p, u[:, t], s[:, t])
 
     ``forward_steps`` computes the same numbers, bit for bit (the tests hold it to that), in
-    less than half the time: each step writes into its slice of ``u`` and ``s`` and into one
-    ``v`` (``out=``) instead of making a new array per operation; ``u`` and ``s`` reuse the
-    arrays of an earlier step once nothing holds them (``numsnn.autograd.workspace``); and
-    the samples of a large batch run in parallel threads (``numsnn.nn.parallel``).
+    less time (``benchmarks/README.md``): each step writes into its slice of ``u`` and ``s``
+    and into one ``v`` (``out=``) instead of making a new array per operation; ``u`` and ``s``
+    reuse the arrays of an earlier step once nothing holds them (``numsnn.autograd.workspace``);
+    and the samples of a large batch run in parallel threads (``numsnn.nn.parallel``).
     """
     u, s = workspace.empty(x.shape, x.dtype), workspace.empty(x.shape, x.dtype)
     v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it
-    over_samples(len(x), x[:, 0].size, lambda n: forward_steps(p, x[n], u[n], s[n], v[n]))
+    over_samples(len(x), x[:, 0].size, lambda rows: forward_steps(p, x[rows], u[rows], s[rows], v[rows]))
     return u, s, v
 
 
@@ -199,7 +201,9 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
     over_samples(
         len(u),
         u[:, 0].size,
-        lambda n: backward_steps(p, u[n], s[n], gy[n], gu[n], gv0[n], None if gs is None else gs[n]),
+        lambda rows: backward_steps(
+            p, u[rows], s[rows], gy[rows], gu[rows], gv0[rows], None if gs is None else gs[rows]
+        ),
     )
     return gu, gv0
 
