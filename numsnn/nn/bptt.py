@@ -161,7 +161,7 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
     less time (``benchmarks/README.md``): each step writes into its slice of ``u`` and ``s``
     and into one ``v`` (``out=``) instead of making a new array per operation; ``u`` and ``s``
     reuse the arrays of an earlier step once nothing holds them (``numsnn.autograd.workspace``);
-    and the samples of a large batch run in parallel threads (``numsnn.nn.parallel``).
+    and the samples of a large batch can run in parallel threads (``numsnn.nn.parallel``).
     """
     u, s = workspace.empty(x.shape, x.dtype), workspace.empty(x.shape, x.dtype)
     v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it

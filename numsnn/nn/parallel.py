@@ -4,6 +4,17 @@ The neurons of different samples never interact, so a batch can be cut into bloc
 samples that run the same loop side by side. NumPy lets go of Python's global lock inside
 each operation on many values, so the threads really compute at once, and every number is
 the one that a single thread gives (each value is computed by the same operations).
+
+This pays only if the other cores are free. After each matrix product OpenBLAS keeps its
+idle threads spinning for about 0.1 s, which is longer than the neuron loops between two
+products: the loops' threads then share the cores with the spinning ones and gain nothing.
+So the loops use one thread unless ``NUMSNN_THREADS`` asks for more; with OpenBLAS (numpy's
+default BLAS), set ``OPENBLAS_THREAD_TIMEOUT=4`` too, before Python starts, so that its
+threads sleep at once::
+
+    NUMSNN_THREADS=2 OPENBLAS_THREAD_TIMEOUT=4 numsnn train ...
+
+(``benchmarks/README.md`` has the figures: a step at T = 25 takes 10% less time.)
 """
 
 from __future__ import annotations
@@ -16,11 +27,11 @@ __all__ = ["THREADS", "MIN_BLOCK", "default_threads", "over_samples"]
 
 
 def default_threads() -> int:
-    """``OMP_NUM_THREADS`` if set (it sets the BLAS's threads too), else the CPUs this process may use."""
+    """``NUMSNN_THREADS`` if set to a whole number, else 1."""
     try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+        return max(1, int(os.environ["NUMSNN_THREADS"]))
     except (KeyError, ValueError):
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return 1
 
 
 THREADS = default_threads()  # threads for the neuron loops; assign to change it
