@@ -14,6 +14,7 @@ peak memory are its own. Each prints:
 - the median step time, with the quartiles, over ``--steps`` steps after ``--warmup`` steps;
 - for numsnn, the time of its matrix products alone (the same products on arrays of the same
   shapes, timed the same way in the same process) and their share of the step;
+- the page faults and the milliseconds of system time per step (fresh memory costs both);
 - the peak resident memory (max RSS) of the process, read before the matrix products are replayed.
 
 Inputs: ``poisson`` spikes (rate coding) and, for numsnn, ``direct`` coding, whose time axis
@@ -204,6 +205,8 @@ def peak_rss_mb() -> float:
 
 def worker(config: dict) -> dict:
     """Time one configuration; returns the figures as a dict."""
+    import resource
+
     import numpy as np
 
     if config["framework"] != "numsnn":
@@ -217,13 +220,19 @@ def worker(config: dict) -> dict:
         _, model = numsnn_step(x, labels, np.float32)  # for its initial weights
         weights = [model[0].weight.data, model[2].weight.data]
         step, model = torch_step(x, labels, config["framework"] == "torch-unbind", weights, torch.float32)
-    phases = np.array([step() for _ in range(config["warmup"] + config["steps"])])[config["warmup"] :]
+    for _ in range(config["warmup"]):
+        step()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    phases = np.array([step() for _ in range(config["steps"])])
+    after = resource.getrusage(resource.RUSAGE_SELF)
     times = phases.sum(axis=1)
     result = {
         "median": float(np.median(times)),
         "q1": float(np.percentile(times, 25)),
         "q3": float(np.percentile(times, 75)),
         "phases": [float(p) for p in np.median(phases, axis=0)],  # forward with the loss, backward, optimizer
+        "faults": (after.ru_minflt - before.ru_minflt) / config["steps"],  # page faults per step
+        "system": (after.ru_stime - before.ru_stime) / config["steps"],  # seconds of system time per step
         "peak_rss_mb": peak_rss_mb(),
     }
     if config["framework"] == "numsnn":
@@ -349,7 +358,8 @@ def main() -> int:
         print("numsnn*: NUMSNN_THREADS=<threads> OPENBLAS_THREAD_TIMEOUT=4 (loops in threads, BLAS threads asleep)")
     print(
         f"{'T':>3} {'threads':>7}  {'framework':16s} {'input':8s} {'step ms':>8} {'(q1-q3)':>13}  "
-        f"{'forward':>7} {'backward':>8} {'optim':>5}  {'matmul':>6} {'share':>5} {'step/matmul':>11}  {'peak RSS':>8}"
+        f"{'forward':>7} {'backward':>8} {'optim':>5}  {'matmul':>6} {'share':>5} {'step/matmul':>11}  "
+        f"{'faults':>6} {'system':>6}  {'peak RSS':>8}"
     )
     results = {}
     for name, framework, encoder, T, threads, extra_env in configs * args.repeat:
@@ -363,6 +373,7 @@ def main() -> int:
             line += f"  {1000 * r['matmul']:6.1f} {r['matmul'] / r['median']:5.0%} {r['median'] / r['matmul']:11.2f}"
         else:
             line += " " * 26
+        line += f"  {r['faults']:6.0f} {1000 * r['system']:6.1f}"
         print(line + f"  {r['peak_rss_mb']:5.0f} MB", flush=True)
 
     def typical(name, encoder, T, threads, key="median"):  # over --repeat runs
