@@ -61,8 +61,15 @@ def test_direct_repeats_the_input():
     out = encoding.direct(x, 6)
     for t in range(6):
         np.testing.assert_array_equal(out[:, t], x)
-    out[0, 0, 0, 0] = 0.5 if x[0, 0, 0] != 0.5 else 0.25
-    assert out[0, 1, 0, 0] == x[0, 0, 0]  # an independent array, not a broadcast view
+
+
+def test_direct_is_a_read_only_view_with_a_stride_0_time_axis():
+    x = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
+    out = encoding.direct(x, 6)
+    assert out.strides[1] == 0 and np.shares_memory(out, x)  # T steps cost no more memory than one
+    with pytest.raises(ValueError, match="read-only"):
+        out[0, 0, 0, 0] = 0.5
+    np.testing.assert_array_equal(out, np.repeat(x[:, None], 6, axis=1))
 
 
 def test_latency_spike_times_by_hand():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from numsnn.autograd import workspace
 from numsnn.autograd.tensor import Function, Tensor
 
 __all__ = [
@@ -197,7 +198,8 @@ class Linear(Function):
 
     Leading axes (batch, time, ...) are flattened to one, ``[N, T, in] -> [N*T, in]``, so a
     single matrix product serves every time step, then viewed back as ``[N, T, out]``.
-    W is ``(out, in)``, b is ``(out,)`` or absent.
+    W is ``(out, in)``, b is ``(out,)`` or absent. The products write into arrays of the
+    workspace (``numsnn.autograd.workspace``), which a later step reuses once they are free.
     """
 
     def forward(self, x, W, b=None):
@@ -205,10 +207,10 @@ class Linear(Function):
             raise ValueError(f"linear: weight of shape {W.shape} expects input [..., {W.shape[1]}], got {x.shape}")
         if b is not None and b.shape != (W.shape[0],):
             raise ValueError(f"linear: weight of shape {W.shape} needs a bias of shape ({W.shape[0]},), got {b.shape}")
-        x2 = x.reshape(-1, x.shape[-1])  # [N*T, in]
+        x2 = x.reshape(-1, x.shape[-1])  # [N*T, in]: a view, unless x's layout forces a copy
         self.save_for_backward(x2, W)
         self.x_shape = x.shape
-        y = x2 @ W.T
+        y = np.matmul(x2, W.T, out=workspace.empty((len(x2), W.shape[0]), np.result_type(x2, W)))
         if b is not None:
             y += b
         return y.reshape(*x.shape[:-1], W.shape[0])
@@ -216,11 +218,15 @@ class Linear(Function):
     def backward(self, gy):
         x2, W = self.saved
         gy2 = gy.reshape(-1, W.shape[0])  # [N*T, out]
-        gx = (gy2 @ W).reshape(self.x_shape) if self.needs_input_grad[0] else None
-        gW = gy2.T @ x2 if self.needs_input_grad[1] else None
+        gx = gW = gb = None
+        if self.needs_input_grad[0]:
+            gx = np.matmul(gy2, W, out=workspace.empty(x2.shape, np.result_type(gy2, W))).reshape(self.x_shape)
+        if self.needs_input_grad[1]:
+            gW = np.matmul(gy2.T, x2, out=workspace.empty(W.shape, np.result_type(gy2, x2)))
         if len(self.needs_input_grad) == 2:
             return gx, gW
-        gb = gy2.sum(axis=0) if self.needs_input_grad[2] else None
+        if self.needs_input_grad[2]:
+            gb = gy2.sum(axis=0)
         return gx, gW, gb
 
 

@@ -50,15 +50,21 @@ def poisson(images, T: int, rng: np.random.Generator | int | None = None) -> np.
 def direct(images, T: int) -> np.ndarray:
     """Direct (analog) coding: ``s[n, t, i] = x[n, i]`` for every t, a constant input current.
 
+    The result is a read-only view of ``images`` whose time axis has stride 0
+    (``np.broadcast_to``): T steps cost no more memory than one, and the first layer sees
+    that its input is constant over time and computes once per sample (``numsnn.nn.Linear``).
+    It is a view, so it follows later changes to ``images``; ``np.array(...)`` makes a
+    writable copy.
+
     Args:
         images: float ``[N, ...]`` in [0, 1].
         T: number of time steps.
 
     Returns:
-        ``[N, T, ...]`` in the dtype of ``images`` (a new array, not a view).
+        ``[N, T, ...]`` in the dtype of ``images``, read-only, with ``strides[1] == 0``.
     """
     x = _check(images, T)
-    return np.repeat(x[:, None], T, axis=1)
+    return np.broadcast_to(x[:, None], (len(x), T, *x.shape[1:]))
 
 
 def latency(images, T: int, threshold: float = 0.0) -> np.ndarray:

@@ -30,9 +30,11 @@ In smooth mode ``H`` is replaced by the surrogate's smooth step ``f`` in the for
 so these same equations give the exact gradient (without ``detach_reset``, which drops a
 true term), and finite differences can check them.
 
-``lif_forward`` and ``lif_backward`` are the two loops; ``LIFFunction`` makes them one graph
-node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step, so
-autodiff derives the same gradients; the tests hold the two equal to float64 precision.
+``lif_forward`` and ``lif_backward`` run the two loops, ``forward_steps`` and
+``backward_steps``, which are written for speed; the plain loops that they equal bit for bit
+are in the docstrings of ``lif_forward`` and ``lif_backward``. ``LIFFunction`` makes them one
+graph node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step,
+so autodiff derives the same gradients; the tests hold the two equal to float64 precision.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from numsnn import validate
-from numsnn.autograd import ops
+from numsnn.autograd import ops, workspace
 from numsnn.autograd.tensor import Function, Tensor
+from numsnn.nn.parallel import over_samples
 from numsnn.nn.surrogate import Sigmoid, Surrogate
 
 __all__ = [
@@ -51,8 +54,11 @@ __all__ = [
     "LIFParams",
     "reset_potential",
     "reset_partials",
+    "fire",
     "lif_forward",
+    "forward_steps",
     "lif_backward",
+    "backward_steps",
     "initial_state",
     "LIFFunction",
     "lif",
@@ -104,13 +110,20 @@ class LIFParams:
             raise TypeError(f"surrogate must be a numsnn.surrogate.Surrogate, got {type(self.surrogate).__name__}")
 
 
-def reset_potential(p: LIFParams, u, s):
-    """v_t from u_t and s_t."""
-    if p.reset == "rest":
-        return u * (1 - s) + p.rest * s
-    if p.reset == "subtract":
-        return u - p.threshold * s
-    return u
+def reset_potential(p: LIFParams, u, s, out=None):
+    """v_t from u_t and s_t, written into ``out`` if given (as the forward loop does, to make no new array)."""
+    v = np.empty(np.broadcast_shapes(np.shape(u), np.shape(s)), np.result_type(u, s, 1.0)) if out is None else out
+    if p.reset == "rest":  # u (1 - s) + rest s
+        np.subtract(1, s, out=v)
+        v *= u
+        if p.rest != 0:
+            v += p.rest * s
+    elif p.reset == "subtract":  # u - threshold s
+        np.multiply(s, p.threshold, out=v)
+        np.subtract(u, v, out=v)
+    else:  # u
+        np.copyto(v, u)
+    return v
 
 
 def reset_partials(p: LIFParams, u, s):
@@ -122,29 +135,95 @@ def reset_partials(p: LIFParams, u, s):
     return 1.0, 0.0
 
 
+def fire(p: LIFParams, u, out):
+    """s_t = H(u_t - threshold) into ``out``; the smooth step f(u_t - threshold) in smooth mode."""
+    if p.smooth:
+        out[...] = p.surrogate.smooth(u - p.threshold)
+    elif type(p.surrogate).forward is Surrogate.forward:  # the Heaviside step
+        np.greater_equal(u, p.threshold, out=out)  # u - threshold >= 0 exactly when u >= threshold
+    else:  # a surrogate with a spike rule of its own
+        out[...] = p.surrogate.forward(u - p.threshold)
+    return out
+
+
 def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
-    """The forward loop: ``x [N, T, ...]`` and ``v0 [N, ...]`` -> ``u``, ``s`` (like x) and the last ``v``."""
-    fire = p.surrogate.smooth if p.smooth else p.surrogate.forward
-    u, s = np.empty_like(x), np.empty_like(x)
-    v = v0
-    for t in range(x.shape[1]):
-        u[:, t] = p.beta * v + x[:, t]
-        s[:, t] = fire(u[:, t] - p.threshold)
-        v = reset_potential(p, u[:, t], s[:, t])
+    """The forward loop: ``x [N, T, ...]`` and ``v0 [N, ...]`` -> ``u``, ``s`` (like x) and the last ``v``.
+
+    Written plainly, the loop is::
+
+        v = v0
+        for t in range(T):
+            u[:, t] = beta * v + x[:, t]
+            s[:, t] = H(u[:, t] - threshold)
+            v = reset_potential(p, u[:, t], s[:, t])
+
+    ``forward_steps`` computes the same numbers, bit for bit (the tests hold it to that), in
+    less time (``benchmarks/README.md``): each step writes into its slice of ``u`` and ``s``
+    and into one ``v`` (``out=``) instead of making a new array per operation; ``u`` and ``s``
+    reuse the arrays of an earlier step once nothing holds them (``numsnn.autograd.workspace``);
+    and the samples of a large batch can run in parallel threads (``numsnn.nn.parallel``).
+    """
+    u, s = workspace.empty(x.shape, x.dtype), workspace.empty(x.shape, x.dtype)
+    v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it
+    over_samples(len(x), x[:, 0].size, lambda rows: forward_steps(p, x[rows], u[rows], s[rows], v[rows]))
     return u, s, v
 
 
-def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray):
-    """The reverse-time loop: ``gy = dL/ds`` -> ``gs``, ``gu`` (like u) and ``gv0 = dL/dv0``."""
-    f_prime = p.surrogate.derivative(u - p.threshold)  # f'(u_t - threshold), every step at once
-    gs, gu = np.empty_like(u), np.empty_like(u)
-    gv = np.zeros_like(u[:, 0])  # dL/dv_{T-1} = 0
+def forward_steps(p: LIFParams, x, u, s, v) -> None:
+    """Steps t = 0 .. T-1 for some samples: fill ``u`` and ``s``; ``v`` goes from ``v0`` to ``v_{T-1}``."""
+    for t in range(x.shape[1]):
+        if p.beta != 1:
+            v *= p.beta
+        np.add(v, x[:, t], out=u[:, t])  # u_t = beta v_{t-1} + x_t
+        fire(p, u[:, t], out=s[:, t])  # s_t = H(u_t - threshold)
+        reset_potential(p, u[:, t], s[:, t], out=v)  # v_t = reset(u_t, s_t)
+
+
+def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs: np.ndarray | None = None):
+    """The reverse-time loop: ``gy = dL/ds`` -> ``gu`` (like u) and ``gv0 = dL/dv0``.
+
+    ``gs``, an array like ``u`` if given, receives the total ``dL/ds`` (recording asks for it);
+    otherwise each step's ``gs_t`` lives only until ``gu_t`` is computed. Written plainly::
+
+        gv = 0
+        for t in reversed(range(T)):
+            dv_du, dv_ds = reset_partials(p, u[:, t], s[:, t])
+            gs[:, t] = gy[:, t] + gv * dv_ds          (gy[:, t] alone with detach_reset)
+            gu[:, t] = gv * dv_du + gs[:, t] * f'(u[:, t] - threshold)
+            gv = beta * gu[:, t]
+
+    ``backward_steps`` computes the same numbers, bit for bit, as ``forward_steps`` does for
+    the forward loop. It also evaluates ``f'`` one step at a time: on ``[N, ...]`` values that
+    stay in the CPU cache, rather than on the whole sequence with T-times-larger temporaries.
+    """
+    gu = workspace.empty(u.shape, u.dtype)
+    gv0 = np.empty_like(u[:, 0])
+    over_samples(
+        len(u),
+        u[:, 0].size,
+        lambda rows: backward_steps(
+            p, u[rows], s[rows], gy[rows], gu[rows], gv0[rows], None if gs is None else gs[rows]
+        ),
+    )
+    return gu, gv0
+
+
+def backward_steps(p: LIFParams, u, s, gy, gu, gv0, gs=None) -> None:
+    """Steps t = T-1 .. 0 for some samples: fill ``gu`` (and ``gs`` if given) and ``gv0``."""
+    gv = np.zeros_like(gv0)  # dL/dv_{T-1} = 0
+    gs_t = np.empty_like(gv0)
     for t in reversed(range(u.shape[1])):
+        if gs is not None:
+            gs_t = gs[:, t]
         dv_du, dv_ds = reset_partials(p, u[:, t], s[:, t])
-        gs[:, t] = gy[:, t] if p.detach_reset else gy[:, t] + gv * dv_ds
-        gu[:, t] = gv * dv_du + gs[:, t] * f_prime[:, t]
-        gv = p.beta * gu[:, t]
-    return gs, gu, gv
+        if p.detach_reset:
+            np.copyto(gs_t, gy[:, t])  # gs_t = gy_t
+        else:
+            np.add(gy[:, t], gv * dv_ds, out=gs_t)  # gs_t = gy_t + gv_t dv_t/ds_t
+        f_prime = p.surrogate.derivative(u[:, t] - p.threshold)
+        np.add(gv * dv_du, gs_t * f_prime, out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
+        gv = gu[:, t] if p.beta == 1 else p.beta * gu[:, t]  # gv_{t-1} = beta gu_t
+    gv0[...] = gv
 
 
 class LIFFunction(Function):
@@ -163,8 +242,7 @@ class LIFFunction(Function):
 
     def backward(self, gy):
         u, s = self.saved
-        _, gu, gv0 = lif_backward(self.params, u, s, gy)
-        return gu, gv0  # du_t/dx_t = 1, so gx = gu
+        return lif_backward(self.params, u, s, gy)  # (gu, gv0): du_t/dx_t = 1, so gx = gu
 
 
 def initial_state(x: np.ndarray, v0) -> Tensor | np.ndarray:

@@ -6,10 +6,39 @@ import numpy as np
 
 from numsnn import validate
 from numsnn.autograd import ops
-from numsnn.autograd.tensor import Tensor, as_tensor
+from numsnn.autograd.tensor import Function, Tensor, as_tensor
 from numsnn.nn.module import Module, Parameter
 
-__all__ = ["Linear", "TimeDistributed", "Dropout"]
+__all__ = ["Linear", "TimeDistributed", "Dropout", "constant_over_time", "RepeatOverTime"]
+
+
+# --- input that is constant over time ----------------------------------------------------------
+#
+# Direct coding feeds the same image at every step: ``numsnn.encoding.direct`` returns a view
+# whose time axis has stride 0, so x[:, t] is one array for every t. A layer applied at every
+# step then gives one result for every step too: it is computed once per sample and broadcast
+# over T (no copy). By the chain rule the weight gradient sums over the steps first:
+# gW = sum_t gy_t^T x = (sum_t gy_t)^T x, one product instead of T. A Poisson or copied input
+# has a real time axis and takes the ordinary path, and so does an input that requires a
+# gradient of its own (it would get the whole gradient at t = 0 and none at the other steps).
+
+
+def constant_over_time(x: Tensor) -> bool:
+    """True if ``x [N, T, ...]`` is a view with the same values at every step (time stride 0)."""
+    return x.ndim >= 3 and x.data.strides[1] == 0
+
+
+class RepeatOverTime(Function):
+    """y[:, t] = x for every t: ``[N, ...] -> [N, T, ...]``, a read-only view; gx = sum_t gy[:, t]."""
+
+    def __init__(self, T: int):
+        self.T = T
+
+    def forward(self, x):
+        return np.broadcast_to(x[:, None], (x.shape[0], self.T, *x.shape[1:]))
+
+    def backward(self, gy):
+        return gy.sum(axis=1)
 
 
 class Linear(Module):
@@ -17,6 +46,8 @@ class Linear(Module):
 
     Input ``[N, T, in_features]`` (or any ``[..., in_features]``) is flattened to
     ``[N*T, in_features]``, multiplied once, and viewed back as ``[N, T, out_features]``.
+    Input constant over time (``encoding.direct``) is multiplied once per sample and
+    broadcast over T, as explained above ``constant_over_time``.
     The input must have the weights' dtype (float32 by default): a float64 input raises
     instead of computing silently in float64.
 
@@ -57,6 +88,8 @@ class Linear(Module):
                 f"got shape {x.shape}"
             )
         validate.input_dtype(x, self.weight, "Linear")
+        if constant_over_time(x) and not x.requires_grad:
+            return RepeatOverTime(x.shape[1])(ops.linear(x[:, 0], self.weight, self.bias))
         return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -67,6 +100,9 @@ class TimeDistributed(Module):
     """Apply a stateless ``layer`` at every time step: ``[N, T, ...] -> [N*T, ...] -> layer -> [N, T, ...]``.
 
     Use it for layers that expect a batch without a time axis (convolution, pooling, ...).
+    Input constant over time (``encoding.direct``) goes through ``layer`` once per sample,
+    broadcast over T (see ``constant_over_time``); so ``layer`` must give the same output
+    for the same input, as a stateless, non-random layer does.
     """
 
     def __init__(self, layer: Module):
@@ -79,6 +115,8 @@ class TimeDistributed(Module):
         if x.ndim < 3:
             raise ValueError(f"TimeDistributed expects input of shape [N, T, ...features], got shape {x.shape}")
         N, T = x.shape[:2]
+        if constant_over_time(x) and not x.requires_grad:
+            return RepeatOverTime(T)(self.layer(x[:, 0]))
         y = self.layer(x.reshape(N * T, *x.shape[2:]))
         return y.reshape(N, T, *y.shape[1:])
 

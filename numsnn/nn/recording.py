@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numsnn.autograd import workspace
 from numsnn.nn.bptt import LIFFunction, LIFParams, lif_backward, reset_potential
 
 __all__ = ["NeuronTrace", "RecordingLIFFunction"]
@@ -63,7 +64,8 @@ class RecordingLIFFunction(LIFFunction):
 
     def backward(self, gy):
         u, s = self.saved
-        gs, gu, gv0 = lif_backward(self.params, u, s, gy)
+        gs = workspace.empty(u.shape, u.dtype)
+        gu, gv0 = lif_backward(self.params, u, s, gy, gs=gs)
         for trace in self.traces:
             trace.gs, trace.gu = gs, gu
         return gu, gv0

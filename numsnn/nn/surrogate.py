@@ -75,9 +75,11 @@ class Sigmoid(Surrogate):
     def derivative(self, z):
         with np.errstate(over="ignore"):
             a = self.alpha * np.abs(z)
-        # f' < alpha e < tiny exactly where a > log(alpha / tiny): skip the exp there.
-        live = a < np.log(self.alpha) - np.log(np.finfo(a.dtype).tiny)
-        e = np.exp(-a, out=np.zeros_like(a), where=live)
+        # f' < alpha e < tiny exactly where a > log(alpha / tiny): skip the exp there (a masked exp, twice
+        # as slow, so only where some value is that far from the threshold). The bound is a Python float,
+        # so float32 input is compared in float32 (a numpy float64 would promote it).
+        live = a < float(np.log(self.alpha) - np.log(np.finfo(a.dtype).tiny))
+        e = np.exp(-a) if live.all() else np.exp(-a, out=np.zeros_like(a), where=live)
         return self.alpha * e / (1 + e) ** 2
 
 
