@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "as_tensor"]
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "as_tensor", "topological_order"]
 
 _grad_enabled = True
 
@@ -216,7 +216,7 @@ class Tensor:
 
         # Pending gradients of interior nodes, keyed by id(tensor); leaves (and retain_grad() tensors) go to .grad.
         pending: dict[int, np.ndarray] = {id(self): grad}
-        for node in reversed(_topological_order(self)):
+        for node in reversed(topological_order(self)):
             gy = pending.pop(id(node), None)
             if gy is None:  # no gradient reached this node (e.g. an unused branch)
                 continue
@@ -319,8 +319,12 @@ def as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that ``root`` depends on, each after its inputs (iterative DFS, no recursion)."""
+def topological_order(root: Tensor) -> list[Tensor]:
+    """``root`` and every tensor that requires grad which it depends on, each after its inputs.
+
+    An iterative depth-first search (a recursive one would overflow Python's stack on long
+    time unrolls); the inputs of each op are visited left to right.
+    """
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
@@ -339,9 +343,7 @@ def _topological_order(root: Tensor) -> list[Tensor]:
                     f"backward through a graph a second time: {type(node.creator).__name__}'s saved arrays "
                     "were freed by the first backward(); pass retain_graph=True to keep them"
                 )
-            for x in node.creator.inputs:
-                if x.requires_grad and id(x) not in visited:
-                    stack.append((x, False))
+            stack += [(x, False) for x in reversed(node.creator.inputs) if x.requires_grad and id(x) not in visited]
     return order
 
 

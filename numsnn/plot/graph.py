@@ -25,7 +25,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 from matplotlib.text import Text
 
-from numsnn.autograd.tensor import Tensor
+from numsnn.autograd.tensor import Tensor, topological_order
 from numsnn.plot.style import OKABE_ITO, check_ax
 
 __all__ = ["graph", "GraphArtists", "BOX"]
@@ -58,25 +58,14 @@ class GraphArtists:
 
 
 def _tensors(root: Tensor) -> list[Tensor]:
-    """``root`` and the tensors backward visits from it, inputs first (iterative depth-first search)."""
-    order, visited, stack = [], set(), [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node.creator is not None:
-            if node.creator.released:
-                raise RuntimeError(
-                    f"the graph behind this tensor was freed by backward() ({type(node.creator).__name__}'s links "
-                    "to its inputs are gone); call backward(retain_graph=True) to draw the graph afterwards"
-                )
-            stack += [(x, False) for x in reversed(node.creator.inputs) if x.requires_grad and id(x) not in visited]
-    return order
+    """``root`` and the tensors backward visits from it, inputs first, as backward orders them."""
+    try:
+        return topological_order(root)
+    except RuntimeError:  # the engine's message is about running backward twice; here, drawing matters
+        raise RuntimeError(
+            "the graph behind this tensor was freed by backward() (its links to inputs are gone); call "
+            "backward(retain_graph=True) to draw the graph afterwards"
+        ) from None
 
 
 def _values(a: np.ndarray) -> str:
