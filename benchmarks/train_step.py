@@ -19,9 +19,7 @@ peak memory are its own. Each prints:
 
 Inputs: ``poisson`` spikes (rate coding) and, for numsnn, ``direct`` coding, whose time axis
 is a stride-0 view, so the first layer computes once per sample (``numsnn.nn.Linear``).
-numsnn runs with its defaults (neuron loops in one thread) and, with 2 threads or more, also
-with ``NUMSNN_THREADS`` set to the thread count and ``OPENBLAS_THREAD_TIMEOUT=4`` (rows
-``numsnn*``: the loops in threads, and OpenBLAS's idle threads asleep; see ``numsnn.nn.parallel``).
+numsnn runs with its defaults: nothing is set for it beyond the thread count.
 
 With PyTorch installed (``pip install torch``; numsnn does not need it) the same network is
 also timed written the straightforward PyTorch way: a ``torch.autograd.Function`` spike with
@@ -46,8 +44,6 @@ BATCH, IN, HIDDEN, CLASSES = 128, 784, 800, 10
 ALPHA, THRESHOLD, LR = 4.0, 1.0, 0.05
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 FRAMEWORKS = {"numsnn": "numsnn", "torch-index": "PyTorch x[:, t]", "torch-unbind": "PyTorch unbind"}
-# numsnn's neuron loops in threads, with OpenBLAS's idle threads asleep at once instead of spinning
-THREADED_LOOPS = {"OPENBLAS_THREAD_TIMEOUT": "4"}  # and NUMSNN_THREADS, set per row
 
 
 # --- the workers: each runs in its own process ------------------------------------------------
@@ -272,10 +268,9 @@ def gradient_check(T: int = 8, batch_size: int = 32) -> dict:
 # --- the driver --------------------------------------------------------------------------------
 
 
-def run_worker(args: list[str], threads: int, extra_env: dict | None = None) -> dict:
-    """Run this script with ``args`` in a new process, ``threads`` threads and numsnn's defaults (or ``extra_env``)."""
-    env = {name: value for name, value in os.environ.items() if name not in ("NUMSNN_THREADS", *THREADED_LOOPS)}
-    env.update({name: str(threads) for name in THREAD_VARIABLES}, **(extra_env or {}))
+def run_worker(args: list[str], threads: int) -> dict:
+    """Run this script with ``args`` in a new process with ``threads`` threads."""
+    env = dict(os.environ, **{name: str(threads) for name in THREAD_VARIABLES})
     done = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"worker {args} failed:\n{done.stderr}")
@@ -339,32 +334,27 @@ def main() -> int:
             print("the implementations disagree: not timing them")
             return 1
 
-    configs = []  # (row name, framework, input, T, threads, extra environment)
+    configs = []  # (row name, framework, input, T, threads)
     for T in args.T:
         for threads in args.threads:
-            configs += [("numsnn", "numsnn", encoder, T, threads, {}) for encoder in ("poisson", "direct")]
-            if threads > 1:
-                env = dict(THREADED_LOOPS, NUMSNN_THREADS=str(threads))
-                configs += [("numsnn*", "numsnn", e, T, threads, env) for e in ("poisson", "direct")]
+            configs += [("numsnn", "numsnn", encoder, T, threads) for encoder in ("poisson", "direct")]
             if torch:
-                configs += [(FRAMEWORKS[f], f, "poisson", T, threads, {}) for f in ("torch-index", "torch-unbind")]
+                configs += [(FRAMEWORKS[f], f, "poisson", T, threads) for f in ("torch-index", "torch-unbind")]
 
     print(
         f"\none training step, batch {BATCH}, float32, SGD: median (quartiles) of {args.steps} steps after "
         f"{args.warmup} warm-up steps, each row in its own process; forward includes the loss; matmul: the step's "
         "matrix products alone"
     )
-    if max(args.threads) > 1:
-        print("numsnn*: NUMSNN_THREADS=<threads> OPENBLAS_THREAD_TIMEOUT=4 (loops in threads, BLAS threads asleep)")
     print(
         f"{'T':>3} {'threads':>7}  {'framework':16s} {'input':8s} {'step ms':>8} {'(q1-q3)':>13}  "
         f"{'forward':>7} {'backward':>8} {'optim':>5}  {'matmul':>6} {'share':>5} {'step/matmul':>11}  "
         f"{'faults':>6} {'system':>6}  {'peak RSS':>8}"
     )
     results = {}
-    for name, framework, encoder, T, threads, extra_env in configs * args.repeat:
+    for name, framework, encoder, T, threads in configs * args.repeat:
         config = dict(framework=framework, encoder=encoder, T=T, threads=threads, steps=args.steps, warmup=args.warmup)
-        r = run_worker(["--worker", json.dumps(config)], threads, extra_env)
+        r = run_worker(["--worker", json.dumps(config)], threads)
         results.setdefault((name, encoder, T, threads), []).append(r)
         line = f"{T:3d} {threads:7d}  {name:16s} {encoder:8s} {1000 * r['median']:8.1f} "
         line += f"({1000 * r['q1']:5.1f}-{1000 * r['q3']:5.1f})  "
@@ -380,8 +370,8 @@ def main() -> int:
         return median(r[key] for r in results[name, encoder, T, threads])
 
     print("\nnumsnn, Poisson input (medians):")
-    for name, _, encoder, T, threads, _ in configs:
-        if not name.startswith("numsnn") or encoder != "poisson":
+    for name, _, encoder, T, threads in configs:
+        if name != "numsnn" or encoder != "poisson":
             continue
         ours = typical(name, "poisson", T, threads)
         products = typical(name, "poisson", T, threads, "matmul")

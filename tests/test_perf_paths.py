@@ -1,7 +1,6 @@
 """The fast paths give the plain results: the BPTT loops, reused work arrays, input constant over time."""
 
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from user_surrogate import Rectangle
 import numsnn as ns
 from numsnn.autograd import workspace
 from numsnn.autograd.tensor import Function
-from numsnn.nn import IF, LIF, Linear, Sequential, TimeDistributed, parallel
+from numsnn.nn import IF, LIF, Linear, Sequential, TimeDistributed
 from numsnn.nn.bptt import LIFParams, lif_backward, lif_forward
 from numsnn.nn.layers import RepeatOverTime
 from numsnn.surrogate import Sigmoid
@@ -104,50 +103,6 @@ def test_kernel_equals_the_plain_loops_bit_for_bit(p, dtype):
     np.testing.assert_array_equal(lif_backward(p, u, s, gy)[0], gu_ref)  # the same without gs
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-@pytest.mark.parametrize("p", PARAMS[::5], ids=param_id)
-def test_samples_in_threads_give_the_same_numbers(p, threads, monkeypatch):
-    x, v0, gy = kernel_inputs(np.float32)
-    one = lif_forward(p, x, v0)
-    gs_one = np.empty_like(x)
-    one += lif_backward(p, one[0], one[1], gy, gs=gs_one)
-    monkeypatch.setattr(parallel, "THREADS", threads)
-    monkeypatch.setattr(parallel, "MIN_BLOCK", 1)  # so that these few values are split: 5 samples in 2 or 3 blocks
-    blocks = []
-    monkeypatch.setattr(parallel, "helpers", lambda n, make=parallel.helpers: blocks.append(n) or make(n))
-    many = lif_forward(p, x, v0)
-    gs_many = np.empty_like(x)
-    many += lif_backward(p, many[0], many[1], gy, gs=gs_many)
-    assert blocks == [threads - 1] * 2 * (threads - 1)  # helpers asked once per block beyond the first
-    for a, b in zip((*one, gs_one), (*many, gs_many), strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_an_error_in_a_thread_reaches_the_caller(monkeypatch):
-    class Broken(Sigmoid):
-        def derivative(self, z):
-            if threading.current_thread() is not threading.main_thread():
-                raise FloatingPointError("from a block of samples")
-            return super().derivative(z)
-
-    monkeypatch.setattr(parallel, "THREADS", 2)
-    monkeypatch.setattr(parallel, "MIN_BLOCK", 1)
-    x, v0, gy = kernel_inputs(np.float64)
-    p = LIFParams(surrogate=Broken())
-    u, s, _ = lif_forward(p, x, v0)
-    with pytest.raises(FloatingPointError, match="from a block of samples"):
-        lif_backward(p, u, s, gy)
-
-
-def test_threads_come_from_numsnn_threads(monkeypatch):
-    monkeypatch.delenv("NUMSNN_THREADS", raising=False)
-    assert parallel.default_threads() == 1
-    monkeypatch.setenv("NUMSNN_THREADS", "3")
-    assert parallel.default_threads() == 3
-    monkeypatch.setenv("NUMSNN_THREADS", "many")
-    assert parallel.default_threads() == 1
-
-
 def test_forward_leaves_v0_and_x_unchanged():
     p = LIFParams(beta=0.9)
     x, v0, _ = kernel_inputs(np.float64)
@@ -173,6 +128,111 @@ def test_sigmoid_derivative_with_values_far_from_threshold():
     np.testing.assert_array_equal(sigmoid.derivative(far)[:, near], sigmoid.derivative(z)[:, near])
     assert (sigmoid.derivative(far)[:, ~near] == 0).all()
     assert sigmoid.derivative(far).dtype == np.float32
+
+
+# --- memory order: a neuron layer's arrays are stored time-major ---------------------------------
+
+
+def time_major_copy(a):
+    """``a [N, T, ...]`` with the same values, stored as [T, N, ...]."""
+    return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+def steps_are_contiguous(a):
+    return all(a[:, t].flags.c_contiguous for t in range(a.shape[1]))
+
+
+@pytest.mark.parametrize("p", PARAMS[::7], ids=param_id)
+def test_kernel_arrays_are_time_major_and_equal_whatever_the_input_order(p):
+    x, v0, gy = kernel_inputs(np.float32)
+    u, s, v = lif_forward(p, x, v0)
+    gu, gv0 = lif_backward(p, u, s, gy)
+    for a in (u, s, gu):
+        assert a.shape == x.shape and steps_are_contiguous(a) and not a.flags.c_contiguous
+    u2, s2, v2 = lif_forward(p, time_major_copy(x), v0)
+    gu2, gv02 = lif_backward(p, u2, s2, time_major_copy(gy))
+    for got, want in ((u2, u), (s2, s), (v2, v), (gu2, gu), (gv02, gv0)):
+        np.testing.assert_array_equal(got, want)
+    assert not np.shares_memory(gv0, gu)  # gv0 is an array of its own, not a view of gu
+
+
+def test_linear_folds_a_time_major_input_without_a_copy():
+    rng = np.random.default_rng(0)
+    layer = Linear(6, 3, bias=True, rng=0, dtype=np.float64)
+    x_batch_major = rng.standard_normal((4, 5, 6))
+    gy = rng.standard_normal((4, 5, 3))
+    results = []
+    for x in (x_batch_major, time_major_copy(x_batch_major)):
+        x = ns.Tensor(x, requires_grad=True)
+        y = layer(x)
+        assert np.shares_memory(y.creator.saved[0], x.data)  # the rows it multiplied: x as it lies, no copy
+        layer.zero_grad()
+        y.backward(gy)
+        results.append((y, x.grad, layer.weight.grad, layer.bias.grad))
+    (y_bm, *grads_bm), (y_tm, *grads_tm) = results
+    assert y_bm.data.flags.c_contiguous and steps_are_contiguous(y_tm.data)  # y follows x's order
+    assert steps_are_contiguous(grads_tm[0])  # and so does the input's gradient
+    np.testing.assert_allclose(y_tm.data, y_bm.data, rtol=1e-14, atol=1e-15)
+    for a, b in zip(grads_tm, grads_bm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 6), (4, 1, 6), (3, 4, 2, 6)])
+def test_linear_on_time_major_input_of_other_shapes(shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    layer = Linear(6, 3, rng=0, dtype=np.float64)
+    y_tm, y_bm = layer(ns.Tensor(time_major_copy(x))), layer(ns.Tensor(x))
+    assert y_tm.shape == y_bm.shape == (*shape[:-1], 3)
+    np.testing.assert_allclose(y_tm.data, y_bm.data, rtol=1e-14, atol=1e-15)
+
+
+class BatchMajor(Function):
+    """A copy in [N, T, ...] memory order; the gradient passes through."""
+
+    def forward(self, x):
+        return np.ascontiguousarray(x)
+
+    def backward(self, gy):
+        return gy
+
+
+def test_a_network_passes_time_major_spikes_on_without_copies():
+    """Poisson input: the hidden spikes reach the output layer's product as they are, and the gradient comes back
+    time-major into the hidden neurons; the numbers are those of hidden spikes in batch-major order."""
+    rng = np.random.default_rng(0)
+    model = ns.nn.reference_model(784, 64, 10, rng=0, dtype=np.float64)
+    model[0].weight.data *= 4  # so that the hidden neurons fire
+    x = ns.Tensor(ns.encoding.poisson(rng.random((8, 784)), 6, rng))
+    labels = np.arange(8) % 10
+    with ns.nn.record(model) as traces:
+        out = model(x)
+        output_layer_rows = out.creator.inputs[0].creator.saved[0]
+        ns.nn.mse_rate_loss(out, labels).backward()
+    hidden = traces["1"]
+    assert 0 < hidden.s.mean() < 1
+    assert np.shares_memory(output_layer_rows, hidden.s)
+    for a in (hidden.u, hidden.s, hidden.gs, hidden.gu, out.data):
+        assert steps_are_contiguous(a)
+    grads = [p.grad.copy() for p in model.parameters()]
+
+    model.zero_grad()
+    s_batch_major = BatchMajor()(model[1](model[0](x)))
+    assert s_batch_major.data.flags.c_contiguous
+    out2 = model[3](model[2](s_batch_major))
+    ns.nn.mse_rate_loss(out2, labels).backward()
+    np.testing.assert_array_equal(out2.data, out.data)
+    for a, p in zip(grads, model.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad, a, rtol=1e-12, atol=1e-15)
+
+
+def test_time_distributed_folds_a_time_major_input_without_a_copy():
+    x = np.random.default_rng(2).standard_normal((4, 5, 6))
+    model = TimeDistributed(Linear(6, 3, rng=0, dtype=np.float64))
+    y_bm, g_bm = grads_of(model, x)
+    y_tm, g_tm = grads_of(model, time_major_copy(x))
+    assert steps_are_contiguous(y_tm.data) and y_bm.data.flags.c_contiguous
+    np.testing.assert_allclose(y_tm.data, y_bm.data, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(g_tm[0], g_bm[0], rtol=1e-13, atol=1e-15)
 
 
 # --- reused work arrays --------------------------------------------------------------------------

@@ -8,6 +8,8 @@ Each class has a lowercase wrapper that takes tensors: ``add(x, y)``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from numsnn.autograd import workspace
@@ -196,10 +198,13 @@ class MatMul(Function):
 class Linear(Function):
     """y = x W^T + b applied to the last axis, for x of shape [..., in].
 
-    Leading axes (batch, time, ...) are flattened to one, ``[N, T, in] -> [N*T, in]``, so a
-    single matrix product serves every time step, then viewed back as ``[N, T, out]``.
-    W is ``(out, in)``, b is ``(out,)`` or absent. The products write into arrays of the
-    workspace (``numsnn.autograd.workspace``), which a later step reuses once they are free.
+    Leading axes (batch, time, ...) are folded into rows, ``[N, T, in] -> [N*T, in]``, so a
+    single matrix product serves every time step, then unfolded to ``[N, T, out]``. The fold
+    follows x's memory order: an x stored time-major, as neuron layers store their spikes
+    (``numsnn.nn.bptt``, "memory order"), folds as ``[T*N, in]`` without a copy, and y is
+    time-major too. W is ``(out, in)``, b is ``(out,)`` or absent. The products write into
+    arrays of the workspace (``numsnn.autograd.workspace``), which a later step reuses once
+    they are free.
     """
 
     def forward(self, x, W, b=None):
@@ -207,20 +212,21 @@ class Linear(Function):
             raise ValueError(f"linear: weight of shape {W.shape} expects input [..., {W.shape[1]}], got {x.shape}")
         if b is not None and b.shape != (W.shape[0],):
             raise ValueError(f"linear: weight of shape {W.shape} needs a bias of shape ({W.shape[0]},), got {b.shape}")
-        x2 = x.reshape(-1, x.shape[-1])  # [N*T, in]: a view, unless x's layout forces a copy
-        self.save_for_backward(x2, W)
+        self.time_major = x.ndim >= 3 and x.strides[0] < x.strides[1]  # [N, T, ...] stored as [T, N, ...]
         self.x_shape = x.shape
+        x2 = self.fold(x)
+        self.save_for_backward(x2, W)
         y = np.matmul(x2, W.T, out=workspace.empty((len(x2), W.shape[0]), np.result_type(x2, W)))
         if b is not None:
             y += b
-        return y.reshape(*x.shape[:-1], W.shape[0])
+        return self.unfold(y)
 
     def backward(self, gy):
         x2, W = self.saved
-        gy2 = gy.reshape(-1, W.shape[0])  # [N*T, out]
+        gy2 = self.fold(gy)  # [rows, out], in the order of x's rows
         gx = gW = gb = None
         if self.needs_input_grad[0]:
-            gx = np.matmul(gy2, W, out=workspace.empty(x2.shape, np.result_type(gy2, W))).reshape(self.x_shape)
+            gx = self.unfold(np.matmul(gy2, W, out=workspace.empty(x2.shape, np.result_type(gy2, W))))
         if self.needs_input_grad[1]:
             gW = np.matmul(gy2.T, x2, out=workspace.empty(W.shape, np.result_type(gy2, x2)))
         if len(self.needs_input_grad) == 2:
@@ -228,6 +234,23 @@ class Linear(Function):
         if self.needs_input_grad[2]:
             gb = gy2.sum(axis=0)
         return gx, gW, gb
+
+    def fold(self, a: np.ndarray) -> np.ndarray:
+        """``a [..., k]``, shaped like x but for k, as rows ``[rows, k]`` in x's fold order; a view if it can be."""
+        if self.time_major:
+            a = a.swapaxes(0, 1)
+        if a.flags.c_contiguous:
+            return a.reshape(-1, a.shape[-1])
+        rows = workspace.empty((math.prod(a.shape[:-1]), a.shape[-1]), a.dtype)
+        np.copyto(rows.reshape(a.shape), a)
+        return rows
+
+    def unfold(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``[rows, k]`` back to x's leading shape, ``[..., k]``: the inverse of ``fold``, a view."""
+        lead = self.x_shape[:-1]
+        if self.time_major:
+            return rows.reshape(lead[1], lead[0], *lead[2:], rows.shape[1]).swapaxes(0, 1)
+        return rows.reshape(*lead, rows.shape[1])
 
 
 # --- reductions -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from numsnn import validate
+from numsnn.autograd import workspace
 from numsnn.autograd.tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR"]
@@ -276,14 +277,21 @@ class Adam(Optimizer):
             state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        # The rule above, operation by operation in its order (so the same numbers), written in
+        # place and into two scratch arrays instead of a new array per operation. Python-float
+        # factors keep the arithmetic in p's dtype.
+        a, b = workspace.empty(p.shape, p.dtype), workspace.empty(p.shape, p.dtype)
         m *= beta1
-        m += (1 - beta1) * gp
+        m += np.multiply(1 - beta1, gp, out=a)  # m = beta1 m + (1 - beta1) gp
         v *= beta2
-        v += (1 - beta2) * gp * gp
-        # Python-float factors keep the arithmetic in p's dtype.
+        np.multiply(1 - beta2, gp, out=a)
+        v += np.multiply(a, gp, out=a)  # v = beta2 v + (1 - beta2) gp gp
         step_size = self.lr / (1 - beta1**t)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + self.eps
-        p -= step_size * m / denom
+        np.sqrt(v, out=a)
+        a /= math.sqrt(1 - beta2**t)
+        a += self.eps  # the denominator, sqrt(v) / sqrt(1 - beta2^t) + eps
+        np.multiply(step_size, m, out=b)
+        p -= np.divide(b, a, out=b)  # p = p - step_size m / denominator
 
 
 class LRScheduler:

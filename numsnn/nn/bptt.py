@@ -30,10 +30,9 @@ In smooth mode ``H`` is replaced by the surrogate's smooth step ``f`` in the for
 so these same equations give the exact gradient (without ``detach_reset``, which drops a
 true term), and finite differences can check them.
 
-``lif_forward`` and ``lif_backward`` run the two loops, ``forward_steps`` and
-``backward_steps``, which are written for speed; the plain loops that they equal bit for bit
-are in the docstrings of ``lif_forward`` and ``lif_backward``. ``LIFFunction`` makes them one
-graph node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step,
+``lif_forward`` and ``lif_backward`` run the two loops, written for speed; the plain loops
+that they equal bit for bit are in their docstrings. ``LIFFunction`` makes them one graph
+node. ``lif_unrolled`` builds the same neuron from primitive ops, one node per step,
 so autodiff derives the same gradients; the tests hold the two equal to float64 precision.
 """
 
@@ -46,7 +45,6 @@ import numpy as np
 from numsnn import validate
 from numsnn.autograd import ops, workspace
 from numsnn.autograd.tensor import Function, Tensor
-from numsnn.nn.parallel import over_samples
 from numsnn.nn.surrogate import Sigmoid, Surrogate
 
 __all__ = [
@@ -55,10 +53,9 @@ __all__ = [
     "reset_potential",
     "reset_partials",
     "fire",
+    "sequence_empty",
     "lif_forward",
-    "forward_steps",
     "lif_backward",
-    "backward_steps",
     "initial_state",
     "LIFFunction",
     "lif",
@@ -146,6 +143,23 @@ def fire(p: LIFParams, u, out):
     return out
 
 
+# --- memory order ------------------------------------------------------------------------------
+#
+# Sequences are laid out [N, T, ...], but the loops below take one time step at a time, a[:, t].
+# In [N, T, ...] memory order that slice is N pieces, T steps apart; stored time-major it is one
+# contiguous block, which the loops read and write in about two thirds of the time. So the arrays
+# that a neuron layer makes (u, s and the gradient gu that it returns) are [T, N, ...] blocks of
+# memory seen through [N, T, ...] views: shapes, values and indexing are those of the API, only
+# ``a.strides`` shows the difference. Layers that fold time into the batch (``Linear``,
+# ``TimeDistributed``) fold in memory order, so the order passes through them without a copy.
+
+
+def sequence_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised array of ``shape [N, T, ...]``, stored time-major (see above), from the workspace."""
+    N, T, *features = shape
+    return workspace.empty((T, N, *features), dtype).swapaxes(0, 1)
+
+
 def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
     """The forward loop: ``x [N, T, ...]`` and ``v0 [N, ...]`` -> ``u``, ``s`` (like x) and the last ``v``.
 
@@ -157,30 +171,26 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
             s[:, t] = H(u[:, t] - threshold)
             v = reset_potential(p, u[:, t], s[:, t])
 
-    ``forward_steps`` computes the same numbers, bit for bit (the tests hold it to that), in
-    less time (``benchmarks/README.md``): each step writes into its slice of ``u`` and ``s``
-    and into one ``v`` (``out=``) instead of making a new array per operation; ``u`` and ``s``
-    reuse the arrays of an earlier step once nothing holds them (``numsnn.autograd.workspace``);
-    and the samples of a large batch can run in parallel threads (``numsnn.nn.parallel``).
+    The code computes the same numbers, bit for bit (the tests hold it to that), in less time
+    (``benchmarks/README.md``): each step writes into its slice of ``u`` and ``s`` and into one
+    ``v`` (``out=``) instead of making a new array per operation, and ``u`` and ``s`` are stored
+    time-major (see "memory order" above) in arrays of an earlier step that nothing holds any
+    more (``numsnn.autograd.workspace``).
     """
-    u, s = workspace.empty(x.shape, x.dtype), workspace.empty(x.shape, x.dtype)
+    u, s = sequence_empty(x.shape, x.dtype), sequence_empty(x.shape, x.dtype)
+    np.copyto(u, x)  # u_t = x_t for now: one pass that reads x in whatever memory order it has
     v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it
-    over_samples(len(x), x[:, 0].size, lambda rows: forward_steps(p, x[rows], u[rows], s[rows], v[rows]))
-    return u, s, v
-
-
-def forward_steps(p: LIFParams, x, u, s, v) -> None:
-    """Steps t = 0 .. T-1 for some samples: fill ``u`` and ``s``; ``v`` goes from ``v0`` to ``v_{T-1}``."""
     for t in range(x.shape[1]):
         if p.beta != 1:
             v *= p.beta
-        np.add(v, x[:, t], out=u[:, t])  # u_t = beta v_{t-1} + x_t
+        u[:, t] += v  # u_t = x_t + beta v_{t-1}
         fire(p, u[:, t], out=s[:, t])  # s_t = H(u_t - threshold)
         reset_potential(p, u[:, t], s[:, t], out=v)  # v_t = reset(u_t, s_t)
+    return u, s, v
 
 
 def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs: np.ndarray | None = None):
-    """The reverse-time loop: ``gy = dL/ds`` -> ``gu`` (like u) and ``gv0 = dL/dv0``.
+    """The reverse-time loop: ``gy = dL/ds`` -> ``gu`` (like u, time-major) and ``gv0 = dL/dv0``.
 
     ``gs``, an array like ``u`` if given, receives the total ``dL/ds`` (recording asks for it);
     otherwise each step's ``gs_t`` lives only until ``gu_t`` is computed. Written plainly::
@@ -192,26 +202,13 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
             gu[:, t] = gv * dv_du + gs[:, t] * f'(u[:, t] - threshold)
             gv = beta * gu[:, t]
 
-    ``backward_steps`` computes the same numbers, bit for bit, as ``forward_steps`` does for
-    the forward loop. It also evaluates ``f'`` one step at a time: on ``[N, ...]`` values that
-    stay in the CPU cache, rather than on the whole sequence with T-times-larger temporaries.
+    The code computes the same numbers, bit for bit, as ``lif_forward`` does for the forward
+    loop. It also evaluates ``f'`` one step at a time: on ``[N, ...]`` values that stay in the
+    CPU cache, rather than on the whole sequence with T-times-larger temporaries.
     """
-    gu = workspace.empty(u.shape, u.dtype)
-    gv0 = np.empty_like(u[:, 0])
-    over_samples(
-        len(u),
-        u[:, 0].size,
-        lambda rows: backward_steps(
-            p, u[rows], s[rows], gy[rows], gu[rows], gv0[rows], None if gs is None else gs[rows]
-        ),
-    )
-    return gu, gv0
-
-
-def backward_steps(p: LIFParams, u, s, gy, gu, gv0, gs=None) -> None:
-    """Steps t = T-1 .. 0 for some samples: fill ``gu`` (and ``gs`` if given) and ``gv0``."""
-    gv = np.zeros_like(gv0)  # dL/dv_{T-1} = 0
-    gs_t = np.empty_like(gv0)
+    gu = sequence_empty(u.shape, u.dtype)
+    gv = np.zeros_like(u[:, 0])  # dL/dv_{T-1} = 0
+    gs_t = np.empty_like(gv)
     for t in reversed(range(u.shape[1])):
         if gs is not None:
             gs_t = gs[:, t]
@@ -223,7 +220,7 @@ def backward_steps(p: LIFParams, u, s, gy, gu, gv0, gs=None) -> None:
         f_prime = p.surrogate.derivative(u[:, t] - p.threshold)
         np.add(gv * dv_du, gs_t * f_prime, out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
         gv = gu[:, t] if p.beta == 1 else p.beta * gu[:, t]  # gv_{t-1} = beta gu_t
-    gv0[...] = gv
+    return gu, np.array(gv)  # gv0 = gv_{-1}: a copy, not a view of gu
 
 
 class LIFFunction(Function):

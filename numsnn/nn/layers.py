@@ -100,6 +100,8 @@ class TimeDistributed(Module):
     """Apply a stateless ``layer`` at every time step: ``[N, T, ...] -> [N*T, ...] -> layer -> [N, T, ...]``.
 
     Use it for layers that expect a batch without a time axis (convolution, pooling, ...).
+    Time is folded in the input's memory order, so a time-major input (a neuron layer's
+    spikes) is not copied: the rows are then ``[T*N, ...]``, which a per-sample layer ignores.
     Input constant over time (``encoding.direct``) goes through ``layer`` once per sample,
     broadcast over T (see ``constant_over_time``); so ``layer`` must give the same output
     for the same input, as a stateless, non-random layer does.
@@ -117,6 +119,9 @@ class TimeDistributed(Module):
         N, T = x.shape[:2]
         if constant_over_time(x) and not x.requires_grad:
             return RepeatOverTime(T)(self.layer(x[:, 0]))
+        if x.data.strides[0] < x.data.strides[1]:  # stored time-major (numsnn.nn.bptt): fold T first, no copy
+            y = self.layer(x.transpose(1, 0, *range(2, x.ndim)).reshape(T * N, *x.shape[2:]))
+            return y.reshape(T, N, *y.shape[1:]).transpose(1, 0, *range(2, y.ndim + 1))
         y = self.layer(x.reshape(N * T, *x.shape[2:]))
         return y.reshape(N, T, *y.shape[1:])
 

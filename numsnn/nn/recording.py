@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numsnn.autograd import workspace
-from numsnn.nn.bptt import LIFFunction, LIFParams, lif_backward, reset_potential
+from numsnn.nn.bptt import LIFFunction, LIFParams, lif_backward, reset_potential, sequence_empty
 
 __all__ = ["NeuronTrace", "RecordingLIFFunction"]
 
@@ -64,7 +63,7 @@ class RecordingLIFFunction(LIFFunction):
 
     def backward(self, gy):
         u, s = self.saved
-        gs = workspace.empty(u.shape, u.dtype)
+        gs = sequence_empty(u.shape, u.dtype)
         gu, gv0 = lif_backward(self.params, u, s, gy, gs=gs)
         for trace in self.traces:
             trace.gs, trace.gu = gs, gu
