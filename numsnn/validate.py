@@ -20,6 +20,7 @@ __all__ = [
     "positive",
     "integer",
     "finite_array",
+    "all_finite",
     "sequence",
     "spikes",
     "output_spikes",
@@ -83,9 +84,21 @@ def finite_array(a, name: str) -> np.ndarray:
     a = a.data if isinstance(a, Tensor) else np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
+    if a.dtype.kind == "f" and not all_finite(a):
         raise ValueError(f"{name} has non-finite values: {np.isnan(a).sum()} NaN and {np.isinf(a).sum()} inf")
     return a
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """Whether a float array has no NaN or inf, checked on its sum first (no temporary the size of ``a``).
+
+    A NaN or inf makes the sum NaN or inf, so a finite sum proves every value finite; only a sum
+    that overflows (or a bad value) takes the exact elementwise test.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(a.sum()):
+            return True
+    return bool(np.isfinite(a).all())
 
 
 def sequence(x, name: str, floating: bool = True) -> np.ndarray:

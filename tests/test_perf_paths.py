@@ -452,3 +452,54 @@ def test_direct_input_is_never_written():
         ns.nn.mse_rate_loss(model(tensor), np.arange(16) % 10).backward()
     assert traces["1"].x.strides[1] == 0  # the hidden layer's input current: computed once, still a view
     np.testing.assert_array_equal(x, np.repeat(images[:, None], 4, axis=1))
+
+
+# --- the surrogate, the finiteness check and Poisson coding: fast forms of plain rules -------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [0.5, 4.0, 25.0])
+def test_sigmoid_derivative_in_place_equals_the_plain_formula(dtype, alpha):
+    """Sigmoid.derivative works in place; it equals alpha e / (1 + e)^2, e = exp(-alpha |z|), bit for bit."""
+    rng = np.random.default_rng(0)
+    for scale in (0.3, 5.0, 60.0):
+        z = (rng.standard_normal((16, 40)) * scale).astype(dtype)
+        with np.errstate(over="ignore", under="ignore"):
+            e = np.exp(-alpha * np.abs(z))
+            plain = alpha * e / (1 + e) ** 2
+        plain[plain < np.finfo(dtype).tiny] = 0  # the documented flush of the subnormal tail
+        got = Sigmoid(alpha).derivative(z)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, plain)
+
+
+def test_sigmoid_derivative_of_a_scalar_is_a_scalar():
+    d = Sigmoid(4.0).derivative(np.float32(0.25))
+    assert np.isscalar(d) and d.dtype == np.float32
+    assert Sigmoid(4.0).derivative(0.0) == 1.0
+
+
+def test_all_finite_equals_the_elementwise_test():
+    from numsnn.validate import all_finite
+
+    big = np.full(10, np.finfo(np.float32).max, dtype=np.float32)  # finite values whose sum overflows
+    assert all_finite(big)
+    for bad in (np.nan, np.inf, -np.inf):
+        a = np.ones((3, 4, 5), dtype=np.float32)
+        a[1, 2, 3] = bad
+        assert not all_finite(a)
+        big[4] = bad
+        assert not all_finite(big)
+        big[4] = np.finfo(np.float32).max
+    plus_minus_inf = np.array([np.inf, -np.inf])  # their sum is NaN; still not finite
+    assert not all_finite(plus_minus_inf)
+    assert all_finite(np.ones((0, 3)))
+
+
+def test_poisson_spikes_are_stored_time_major_with_the_plain_values():
+    images = np.random.default_rng(1).random((6, 20)).astype(np.float32)
+    s = ns.encoding.poisson(images, 5, rng=3)
+    draws = np.random.default_rng(3).random((6, 5, 20), dtype=np.float32)
+    np.testing.assert_array_equal(s, (draws < images[:, None]).astype(np.float32))
+    assert s.strides[1] > s.strides[0]  # time-major memory, [N, T, ...] view
+    assert s.flags.writeable

@@ -44,7 +44,10 @@ def poisson(images, T: int, rng: np.random.Generator | int | None = None) -> np.
     u = np.random.default_rng(rng).random(
         (len(x), T, *x.shape[1:]), dtype=np.float32 if x.dtype == np.float32 else np.float64
     )
-    return (u < x[:, None]).astype(x.dtype)
+    # Stored time-major, as neuron layers store their spikes ("memory order" in numsnn.nn.bptt),
+    # so that the first Linear's backward folds its gradient and this input alike, without a copy.
+    s = np.empty((T, len(x), *x.shape[1:]), x.dtype).swapaxes(0, 1)
+    return np.less(u, x[:, None], out=s)
 
 
 def direct(images, T: int) -> np.ndarray:

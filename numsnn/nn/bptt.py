@@ -208,7 +208,7 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
     """
     gu = sequence_empty(u.shape, u.dtype)
     gv = np.zeros_like(u[:, 0])  # dL/dv_{T-1} = 0
-    gs_t = np.empty_like(gv)
+    gs_t, a, b = np.empty_like(gv), np.empty_like(gv), np.empty_like(gv)  # a, b: scratch for products
     for t in reversed(range(u.shape[1])):
         if gs is not None:
             gs_t = gs[:, t]
@@ -216,10 +216,11 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
         if p.detach_reset:
             np.copyto(gs_t, gy[:, t])  # gs_t = gy_t
         else:
-            np.add(gy[:, t], gv * dv_ds, out=gs_t)  # gs_t = gy_t + gv_t dv_t/ds_t
+            np.add(gy[:, t], np.multiply(gv, dv_ds, out=a), out=gs_t)  # gs_t = gy_t + gv_t dv_t/ds_t
         f_prime = p.surrogate.derivative(u[:, t] - p.threshold)
-        np.add(gv * dv_du, gs_t * f_prime, out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
-        gv = gu[:, t] if p.beta == 1 else p.beta * gu[:, t]  # gv_{t-1} = beta gu_t
+        gv_du = np.multiply(gv, dv_du, out=a)  # before b, which may hold gv, is overwritten
+        np.add(gv_du, np.multiply(gs_t, f_prime, out=b), out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
+        gv = gu[:, t] if p.beta == 1 else np.multiply(p.beta, gu[:, t], out=b)  # gv_{t-1} = beta gu_t
     return gu, np.array(gv)  # gv0 = gv_{-1}: a copy, not a view of gu
 
 

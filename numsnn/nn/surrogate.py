@@ -73,14 +73,21 @@ class Sigmoid(Surrogate):
         return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
     def derivative(self, z):
+        a = np.abs(z, out=np.empty(np.shape(z), np.result_type(z, 1.0)))
         with np.errstate(over="ignore"):
-            a = self.alpha * np.abs(z)
+            a *= self.alpha  # a = alpha |z|
         # f' < alpha e < tiny exactly where a > log(alpha / tiny): skip the exp there (a masked exp, twice
         # as slow, so only where some value is that far from the threshold). The bound is a Python float,
         # so float32 input is compared in float32 (a numpy float64 would promote it).
         live = a < float(np.log(self.alpha) - np.log(np.finfo(a.dtype).tiny))
-        e = np.exp(-a) if live.all() else np.exp(-a, out=np.zeros_like(a), where=live)
-        return self.alpha * e / (1 + e) ** 2
+        e = np.negative(a, out=a)
+        e = np.exp(e, out=e) if live.all() else np.exp(e, out=np.zeros_like(e), where=live)
+        # alpha e / (1 + e)^2, operation by operation in place: one array fewer per operation
+        d = np.add(1, e)
+        d *= d
+        e *= self.alpha
+        e /= d
+        return e[()]  # a scalar for scalar z, as numpy's own functions return
 
 
 class FastSigmoid(Surrogate):
