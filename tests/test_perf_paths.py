@@ -286,6 +286,21 @@ def test_workspace_is_bounded_and_skips_small_arrays():
     workspace.clear()
 
 
+def test_workspace_keeps_at_most_max_bytes(monkeypatch):
+    """Reuse must not keep unbounded memory alive: past MAX_BYTES, new arrays are plain np.empty."""
+    workspace.clear()
+    nbytes = np.empty(BIG, np.float32).nbytes
+    monkeypatch.setattr(workspace, "MAX_BYTES", 3 * nbytes)
+    kept = [workspace.empty(BIG, np.float32) for _ in range(5)]
+    assert len(workspace._pool[(BIG, "<f4")]) == 3 and workspace._held == 3 * nbytes
+    for n in range(workspace.MAX_SHAPES):  # the BIG pair is forgotten, and its bytes with it
+        workspace.empty((n + 1, *BIG), np.float32)
+    assert (BIG, "<f4") not in workspace._pool
+    assert workspace._held == sum(a.nbytes for arrays in workspace._pool.values() for a in arrays) <= 3 * nbytes
+    del kept
+    workspace.clear()
+
+
 def test_reference_counts_are_understood():
     """On CPython the pool works; if this fails, workspace.empty would silently stop reusing arrays."""
     if not getattr(sys, "_is_gil_enabled", lambda: True)():

@@ -26,8 +26,10 @@ __all__ = ["empty", "clear"]
 MIN_BYTES = 1 << 20  # smaller arrays come back from the allocator's free lists without page faults
 MAX_SHAPES = 8  # (shape, dtype) pairs remembered; the least recently asked for is forgotten first
 MAX_ARRAYS = 16  # arrays remembered per pair: the most that one step holds at once, with room to spare
+MAX_BYTES = 256 << 20  # all remembered arrays together: a cap on the memory that reuse may keep
 
 _pool: dict[tuple, list[np.ndarray]] = {}
+_held = 0  # bytes of the remembered arrays
 
 
 def _first_unreferenced(arrays: list[np.ndarray], free_count: int) -> np.ndarray | None:
@@ -61,19 +63,23 @@ def empty(shape, dtype) -> np.ndarray:
     shape, dtype = tuple(shape), np.dtype(dtype)
     if FREE_COUNT is None or int(np.prod(shape)) * dtype.itemsize < MIN_BYTES:
         return np.empty(shape, dtype)
+    global _held
     key = (shape, dtype.str)
     arrays = _pool.pop(key, [])
     _pool[key] = arrays  # now the most recently used
     if len(_pool) > MAX_SHAPES:
-        del _pool[next(iter(_pool))]
+        _held -= sum(a.nbytes for a in _pool.pop(next(iter(_pool))))
     a = _first_unreferenced(arrays, FREE_COUNT)
     if a is None:
         a = np.empty(shape, dtype)
-        if len(arrays) < MAX_ARRAYS:
+        if len(arrays) < MAX_ARRAYS and _held + a.nbytes <= MAX_BYTES:
             arrays.append(a)
+            _held += a.nbytes
     return a
 
 
 def clear() -> None:
     """Forget every remembered array (their memory is freed once nothing else holds them)."""
+    global _held
     _pool.clear()
+    _held = 0
