@@ -218,8 +218,9 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
         else:
             np.add(gy[:, t], np.multiply(gv, dv_ds, out=a), out=gs_t)  # gs_t = gy_t + gv_t dv_t/ds_t
         f_prime = p.surrogate.derivative(u[:, t] - p.threshold)
-        gv_du = np.multiply(gv, dv_du, out=a)  # before b, which may hold gv, is overwritten
-        np.add(gv_du, np.multiply(gs_t, f_prime, out=b), out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
+        gv_du = np.multiply(gv, dv_du, out=a)  # first: b, which may hold gv, is overwritten next
+        gs_f = np.multiply(gs_t, f_prime, out=b)
+        np.add(gv_du, gs_f, out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
         gv = gu[:, t] if p.beta == 1 else np.multiply(p.beta, gu[:, t], out=b)  # gv_{t-1} = beta gu_t
     return gu, np.array(gv)  # gv0 = gv_{-1}: a copy, not a view of gu
 
