@@ -19,7 +19,10 @@ peak memory are its own. Each prints:
 
 Inputs: ``poisson`` spikes (rate coding) and, for numsnn, ``direct`` coding, whose time axis
 is a stride-0 view, so the first layer computes once per sample (``numsnn.nn.Linear``).
-numsnn runs with its defaults: nothing is set for it beyond the thread count.
+numsnn gets the spikes as ``numsnn.encoding.poisson`` returns them (stored time-major, see
+"memory order" in ``numsnn/nn/bptt.py``), PyTorch a C-ordered copy of the same values, the layout
+its ``[N*T, D]`` flattening needs. numsnn runs with its defaults: nothing is set for it beyond the
+thread count.
 
 With PyTorch installed (``pip install torch``; numsnn does not need it) the same network is
 also timed written the straightforward PyTorch way: a ``torch.autograd.Function`` spike with
@@ -62,19 +65,16 @@ def batch(T: int, encoder: str, dtype):
     return x, labels
 
 
-def numsnn_step(x, labels, dtype):
-    """A closure running one numsnn training step (it returns the seconds of its three phases), and the model."""
+def timed_step(forward_loss, optimizer):
+    """A training step as a closure returning the seconds of its phases: forward with the loss, backward, optimizer.
+
+    numsnn and PyTorch share the calls: ``loss.backward()``, ``optimizer.zero_grad()`` and ``optimizer.step()``.
+    """
     from time import perf_counter
-
-    import numsnn as ns
-
-    model = ns.nn.reference_model(IN, HIDDEN, CLASSES, rng=1, dtype=dtype)
-    optimizer = ns.optim.SGD(model.parameters(), lr=LR)
-    x = ns.Tensor(x)
 
     def step():
         start = perf_counter()
-        loss = ns.nn.mse_rate_loss(model(x), labels)
+        loss = forward_loss()
         forward = perf_counter()
         optimizer.zero_grad()
         loss.backward()
@@ -82,7 +82,18 @@ def numsnn_step(x, labels, dtype):
         optimizer.step()
         return forward - start, backward - forward, perf_counter() - backward
 
-    return step, model
+    return step
+
+
+def numsnn_step(x, labels, dtype):
+    """A closure running one numsnn training step (it returns the seconds of its three phases), and the model."""
+    import numsnn as ns
+
+    model = ns.nn.reference_model(IN, HIDDEN, CLASSES, rng=1, dtype=dtype)
+    optimizer = ns.optim.SGD(model.parameters(), lr=LR)
+    x = ns.Tensor(x)
+
+    return timed_step(lambda: ns.nn.mse_rate_loss(model(x), labels), optimizer), model
 
 
 def torch_model(T: int, unbind: bool, weights, dtype):
@@ -134,8 +145,6 @@ def torch_model(T: int, unbind: bool, weights, dtype):
 
 def torch_step(x, labels, unbind: bool, weights, dtype):
     """As ``numsnn_step``, in PyTorch."""
-    from time import perf_counter
-
     import torch
 
     model = torch_model(x.shape[1], unbind, weights, dtype)
@@ -143,17 +152,7 @@ def torch_step(x, labels, unbind: bool, weights, dtype):
     x = torch.from_numpy(x.copy())
     one_hot = torch.nn.functional.one_hot(torch.from_numpy(labels), CLASSES).to(dtype)
 
-    def step():
-        start = perf_counter()
-        loss = ((model(x).mean(dim=1) - one_hot) ** 2).mean()
-        forward = perf_counter()
-        optimizer.zero_grad()
-        loss.backward()
-        backward = perf_counter()
-        optimizer.step()
-        return forward - start, backward - forward, perf_counter() - backward
-
-    return step, model
+    return timed_step(lambda: ((model(x).mean(dim=1) - one_hot) ** 2).mean(), optimizer), model
 
 
 def matmul_time(model, x, steps: int, warmup: int) -> float:

@@ -5,18 +5,16 @@ import pytest
 
 from numsnn import encoding
 
+ENCODERS = pytest.mark.parametrize(
+    "encode",
+    [lambda x, T: encoding.poisson(x, T, rng=0), encoding.direct, encoding.latency],
+    ids=["poisson", "direct", "latency"],
+)
+
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(3, 784), (3, 28, 28), (0, 5)])
-@pytest.mark.parametrize(
-    "encode",
-    [
-        lambda x, T: encoding.poisson(x, T, rng=0),
-        encoding.direct,
-        encoding.latency,
-    ],
-    ids=["poisson", "direct", "latency"],
-)
+@ENCODERS
 def test_shape_and_dtype(encode, shape, dtype):
     x = np.random.default_rng(1).random(shape).astype(dtype)
     out = encode(x, 7)
@@ -109,15 +107,7 @@ def test_latency_single_step():
     np.testing.assert_array_equal(out, [[[0, 1, 1]]])
 
 
-@pytest.mark.parametrize(
-    "encode",
-    [
-        lambda x, T: encoding.poisson(x, T, rng=0),
-        encoding.direct,
-        encoding.latency,
-    ],
-    ids=["poisson", "direct", "latency"],
-)
+@ENCODERS
 def test_validation(encode):
     with pytest.raises(TypeError, match="to_float"):
         encode(np.zeros((2, 3), dtype=np.uint8), 5)

@@ -15,18 +15,6 @@ from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 T = 6
 
 
-@pytest.fixture(autouse=True)
-def close_figures(monkeypatch):
-    """Close every figure after each test, and fail any test whose code calls plt.show()."""
-
-    def no_show(*args, **kwargs):
-        raise AssertionError("plotting code must not call plt.show()")
-
-    monkeypatch.setattr(plt, "show", no_show)
-    yield
-    plt.close("all")
-
-
 def firing_model():
     """A small reference model, with the weights scaled up so both layers fire on random input."""
     model = ns.nn.reference_model(784, 64, 10, rng=0)

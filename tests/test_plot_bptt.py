@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from test_plot import T, assert_bar_under, close_figures, firing_model, spiking_sample, threshold_marks  # noqa: F401
+from test_plot import T, assert_bar_under, firing_model, spiking_sample, threshold_marks
 
 import numsnn as ns
 from numsnn import plot

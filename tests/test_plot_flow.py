@@ -6,7 +6,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.patches import FancyArrowPatch
-from test_plot import close_figures  # noqa: F401
 
 import numsnn as ns
 from numsnn import plot

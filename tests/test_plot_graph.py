@@ -9,16 +9,6 @@ from numsnn import plot
 from numsnn.plot.graph import BOX
 
 
-@pytest.fixture(autouse=True)
-def close_figures(monkeypatch):
-    def no_show(*args, **kwargs):
-        raise AssertionError("plotting code must not call plt.show()")
-
-    monkeypatch.setattr(plt, "show", no_show)
-    yield
-    plt.close("all")
-
-
 def f64(values):
     return ns.Tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
 

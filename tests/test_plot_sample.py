@@ -10,7 +10,7 @@ from matplotlib.animation import AbstractMovieWriter, FuncAnimation
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from PIL import Image
-from test_plot import T, assert_bar_under, close_figures, firing_model, forward, spiking_sample  # noqa: F401
+from test_plot import T, assert_bar_under, firing_model, forward, spiking_sample
 
 import numsnn as ns
 from numsnn import plot
