@@ -509,6 +509,10 @@ def test_all_finite_equals_the_elementwise_test():
     plus_minus_inf = np.array([np.inf, -np.inf])  # their sum is NaN; still not finite
     assert not all_finite(plus_minus_inf)
     assert all_finite(np.ones((0, 3)))
+    base = np.ones((4, 1, 6), dtype=np.float32)
+    assert all_finite(np.broadcast_to(base, (4, 9, 6)))  # a stride-0 axis is read once
+    base[2, 0, 5] = -np.inf
+    assert not all_finite(np.broadcast_to(base, (4, 9, 6)))
 
 
 def test_poisson_spikes_are_stored_time_major_with_the_plain_values():

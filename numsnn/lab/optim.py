@@ -226,7 +226,7 @@ class SGD(Optimizer):
                 b *= self.momentum
                 b += gp
             gp = gp + self.momentum * b if self.nesterov else b
-        p -= self.lr * gp
+        p -= np.multiply(self.lr, gp, out=workspace.empty(p.shape, p.dtype))  # p = p - lr gp, lr gp in a reused array
 
 
 class Adam(Optimizer):

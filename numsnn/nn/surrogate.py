@@ -75,13 +75,15 @@ class Sigmoid(Surrogate):
     def derivative(self, z):
         a = np.abs(z, out=np.empty(np.shape(z), np.result_type(z, 1.0)))
         with np.errstate(over="ignore"):
-            a *= self.alpha  # a = alpha |z|
-        # f' < alpha e < tiny exactly where a > log(alpha / tiny): skip the exp there (a masked exp, twice
-        # as slow, so only where some value is that far from the threshold). The bound is a Python float,
-        # so float32 input is compared in float32 (a numpy float64 would promote it).
-        live = a < float(np.log(self.alpha) - np.log(np.finfo(a.dtype).tiny))
-        e = np.negative(a, out=a)
-        e = np.exp(e, out=e) if live.all() else np.exp(e, out=np.zeros_like(e), where=live)
+            a *= -self.alpha  # a = -alpha |z|, the exponent of e
+        # f' < alpha e < tiny exactly where a < log(tiny / alpha): skip the exp there (a masked exp, twice
+        # as slow, so only where some value is that far from the threshold; NaN goes that way too). The
+        # bound is a Python float, so float32 input is compared in float32 (a numpy float64 would promote it).
+        low = float(np.log(np.finfo(a.dtype).tiny) - np.log(self.alpha))
+        if a.size == 0 or a.min() > low:
+            e = np.exp(a, out=a)
+        else:
+            e = np.exp(a, out=np.zeros_like(a), where=a > low)
         # alpha e / (1 + e)^2, operation by operation in place: one array fewer per operation
         d = np.add(1, e)
         d *= d
