@@ -231,16 +231,26 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _interruptions_deferred():
-    """Hold Ctrl-C and SIGTERM until the block ends (POSIX; elsewhere they interrupt at once)."""
-    if not hasattr(signal, "pthread_sigmask"):
+    """Hold Ctrl-C and SIGTERM until the block ends, then act on the first that came.
+
+    Meanwhile their handlers only note them. Python runs signal handlers in the main thread
+    whichever thread the signal reaches (numpy's BLAS threads can take it), so this holds where
+    blocking the signal in the main thread would not. Outside the main thread it holds nothing.
+    """
+    try:
+        caught = []
+        previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    except ValueError:  # not the main thread: signals go to the main thread's handlers anyway
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # now its own handler runs: KeyboardInterrupt or Terminated
 
 
 def _interruption(exc: KeyboardInterrupt) -> str:

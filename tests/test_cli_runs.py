@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import numsnn.lab.train
+from numsnn import cli
 from numsnn.cli import main
 from numsnn.lab import datasets
 from numsnn.lab.checkpoint import load_checkpoint, save_checkpoint
@@ -237,6 +239,28 @@ def test_sigterm_takes_the_ctrl_c_path(tmp_path):
     assert "numsnn train: interrupted by SIGTERM; the checkpoint of epoch" in err and "Traceback" not in err
     epoch = load_checkpoint(checkpoint).epoch
     assert epoch >= 1 and len(json.loads((tmp_path / "run" / "metrics.json").read_text())) == epoch
+
+
+@pytest.mark.parametrize("sender", ["main thread", "another thread"])
+@pytest.mark.parametrize("sig, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, cli.Terminated)])
+def test_interruptions_wait_until_the_epoch_files_are_written(sig, raised, sender):
+    """A signal during the save is held, wherever it lands, and then acted on: never half a save."""
+    previous = signal.signal(signal.SIGTERM, cli._raise_terminated)  # as main() installs it
+    finished = []
+    try:
+        with pytest.raises(raised), cli._interruptions_deferred():
+            if sender == "main thread":
+                signal.raise_signal(sig)
+            else:  # a process-directed signal may reach any thread, e.g. one of BLAS's
+                thread = threading.Thread(target=os.kill, args=(os.getpid(), sig))
+                thread.start()
+                thread.join()
+            time.sleep(0.05)  # time for a handler to interrupt the block, if it were not held
+            finished.append("files written")
+        assert finished == ["files written"]
+        assert signal.getsignal(signal.SIGTERM) is cli._raise_terminated  # the handlers are back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_stale_temporary_files_are_removed_on_resume(run, capsys):
