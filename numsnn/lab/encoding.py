@@ -37,7 +37,8 @@ def poisson(images, T: int, rng: np.random.Generator | int | None = None) -> np.
         rng: ``numpy.random.Generator`` or seed (fresh entropy if None).
 
     Returns:
-        0/1 spikes ``[N, T, ...]`` in the dtype of ``images``.
+        0/1 spikes ``[N, T, ...]`` in the dtype of ``images``, stored time-major (only ``strides``
+        shows it; values and indexing are those of any ``[N, T, ...]`` array).
     """
     x = _check(images, T)
     # Generator.random only draws float32 or float64; float16 images compare against float64 draws.
