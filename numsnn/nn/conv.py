@@ -118,7 +118,19 @@ class Conv2d(_ImageLayer):
         )
 
 
-class AvgPool2d(_ImageLayer):
+class _Pool2d(_ImageLayer):
+    """A pooling layer's window (``kernel_size``) and step (``stride``, the kernel size by default)."""
+
+    def __init__(self, kernel_size, stride=None):
+        name = type(self).__name__
+        self.kernel_size = conv.pair(f"{name} kernel_size", kernel_size, low=1)
+        self.stride = self.kernel_size if stride is None else conv.pair(f"{name} stride", stride, low=1)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class AvgPool2d(_Pool2d):
     """Mean over ``kernel_size`` windows every ``stride`` pixels, per channel and time step.
 
     ``[N, T, C, H, W] -> [N, T, C, Ho, Wo]`` with ``Ho = floor((H - kH) / stride) + 1``; ``stride``
@@ -126,33 +138,19 @@ class AvgPool2d(_ImageLayer):
     window's neurons that fired, a value in {0, 1/(kH*kW), ..., 1}.
     """
 
-    def __init__(self, kernel_size, stride=None):
-        self.kernel_size = conv.pair("AvgPool2d kernel_size", kernel_size, low=1)
-        self.stride = self.kernel_size if stride is None else conv.pair("AvgPool2d stride", stride, low=1)
-
     def forward_images(self, x: Tensor) -> Tensor:
         return conv.avg_pool2d(x, self.kernel_size, self.stride)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
-
-class MaxPool2d(_ImageLayer):
+class MaxPool2d(_Pool2d):
     """Maximum over ``kernel_size`` windows every ``stride`` pixels, per channel and time step.
 
     Shapes as ``AvgPool2d``. The gradient goes to the window's maximum; among tied entries
     (on spikes, every 1 in a window ties), to the first in row-major order, as in PyTorch.
     """
 
-    def __init__(self, kernel_size, stride=None):
-        self.kernel_size = conv.pair("MaxPool2d kernel_size", kernel_size, low=1)
-        self.stride = self.kernel_size if stride is None else conv.pair("MaxPool2d stride", stride, low=1)
-
     def forward_images(self, x: Tensor) -> Tensor:
         return conv.max_pool2d(x, self.kernel_size, self.stride)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
 class Flatten(_ImageLayer):
