@@ -22,6 +22,7 @@ __all__ = [
     "finite_array",
     "all_finite",
     "sequence",
+    "one_sample",
     "spikes",
     "output_spikes",
     "labels",
@@ -114,6 +115,21 @@ def sequence(x, name: str, floating: bool = True) -> np.ndarray:
     if floating and a.dtype.kind != "f":
         raise TypeError(f"{name} expects a floating input, got dtype {a.dtype}")
     return a
+
+
+def one_sample(x, name: str = "x") -> np.ndarray:
+    """One encoded sample, ``[T, F]`` or ``[1, T, F]``, as a finite floating ``[T, F]`` array."""
+    a = finite_array(x, name)
+    if a.ndim == 3 and a.shape[0] != 1:
+        raise ValueError(
+            f"{name} must be ONE encoded sample [T, F] or [1, T, F], got a batch of shape {a.shape}; pick one with "
+            f"{name}[i]"
+        )
+    if a.ndim not in (2, 3):
+        raise ValueError(f"{name} must be one encoded sample laid out [T, F] or [1, T, F], got shape {a.shape}")
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating encoded input, got dtype {a.dtype}")
+    return a.reshape(a.shape[-2:])
 
 
 def spikes(s, name: str = "spikes") -> np.ndarray:

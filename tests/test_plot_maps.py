@@ -59,3 +59,12 @@ def test_roles_after_a_convolution():
     assert [str(role) for role in roles.values()] == ["hidden 1, 16 maps of IF", "hidden 2, 32 maps of IF",
                                                      "hidden 3, 128 IF", "output, 10 IF"]  # fmt: skip
     assert [role.slug for role in roles.values()] == ["hidden1", "hidden2", "hidden3", "output"]
+
+
+def test_a_batch_or_integers_get_the_one_sample_error(model, x):
+    """feature_maps checks x as step_by_step does (numsnn.validate.one_sample), not deep in the engine."""
+    with pytest.raises(ValueError, match=r"ONE encoded sample.*x\[i\]"):
+        plot.feature_maps(model, np.stack([x, x, x, x]))
+    with pytest.raises(TypeError, match="floating encoded input"):
+        plot.feature_maps(model, x.astype(np.int64))
+    assert list(plot.map_layers(model, x[None])) == ["2"]  # [1, T, F] is one sample too

@@ -15,7 +15,7 @@ from numsnn.nn.module import Module
 from numsnn.nn.neurons import record
 from numsnn.plot.roles import layer_roles
 from numsnn.plot.style import new_figure
-from numsnn.validate import finite_array
+from numsnn.validate import one_sample
 
 __all__ = ["feature_maps", "map_layers", "MAX_STEPS"]
 
@@ -25,10 +25,8 @@ MAX_STEPS = 12  # columns; a longer sequence shows its first MAX_STEPS steps and
 def map_layers(model: Module, x) -> dict[str, np.ndarray]:
     """The spikes ``[T, C, H, W]`` of every neuron layer of ``model`` whose neurons form feature maps, by name,
     for one encoded sample ``x`` (``[T, ...]`` or ``[1, T, ...]``), run under no_grad."""
-    x = finite_array(x, "x")
-    x = x if x.shape[0] == 1 and x.ndim >= 3 else x[None]
     with no_grad(), record(model) as traces:
-        model(Tensor(x))
+        model(Tensor(one_sample(x)[None]))
     return {name: trace.s[0] for name, trace in traces.items() if trace.s[0].ndim == 4}
 
 

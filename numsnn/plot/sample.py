@@ -26,7 +26,7 @@ from numsnn.nn.neurons import record
 from numsnn.plot.neuron import membrane_path
 from numsnn.plot.roles import layer_roles
 from numsnn.plot.style import OKABE_ITO, TIME, integer_time_axis, new_figure, outside_band, potential_band
-from numsnn.validate import finite_array
+from numsnn.validate import one_sample
 
 __all__ = ["SampleRecord", "record_sample", "step_by_step", "animate"]
 
@@ -69,16 +69,7 @@ class SampleRecord:
 
 def record_sample(model: Module, x) -> SampleRecord:
     """Run ``model`` on one encoded sample ``x`` (``[T, F]`` or ``[1, T, F]``) under no_grad, recording it."""
-    x = finite_array(x, "x")
-    if x.ndim == 3 and x.shape[0] != 1:
-        raise ValueError(
-            f"x must be ONE encoded sample [T, F] or [1, T, F], got a batch of shape {x.shape}; pick one with x[i]"
-        )
-    if x.ndim not in (2, 3):
-        raise ValueError(f"x must be one encoded sample laid out [T, F] or [1, T, F], got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"x must be a floating encoded input, got dtype {x.dtype}")
-    x = x.reshape(x.shape[-2:])
+    x = one_sample(x)
     with no_grad(), record(model) as traces:
         out = model(Tensor(x[None]))
     if not traces:
