@@ -273,6 +273,23 @@ def test_stale_temporary_files_are_removed_on_resume(run, capsys):
     assert f"removed {stale}, left by an interrupted write" in capsys.readouterr().err
 
 
+def test_a_users_file_in_the_temporary_pattern_is_neither_numsnns_nor_removed(tmp_path, capsys):
+    """Only temporaries of files numsnn writes are its own: a user's '.notes.abcdefgh.tmp' is kept."""
+    out = tmp_path / "o"
+    out.mkdir()
+    notes = out / ".notes.abcdefgh.tmp"
+    notes.write_text("mine")
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(out)]) == 1
+    assert "holds files numsnn did not write (.notes.abcdefgh.tmp)" in capsys.readouterr().err
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(out), "--overwrite"]) == 0
+    assert notes.read_text() == "mine"
+    resumed = tmp_path / "r"
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(resumed)]) == 0
+    (resumed / ".notes.abcdefgh.tmp").write_text("mine too")
+    assert main(["train", "--resume", str(resumed / "checkpoint.npz"), "--epochs", "2", "--no-progress"]) == 0
+    assert (resumed / ".notes.abcdefgh.tmp").read_text() == "mine too"
+
+
 def test_a_stale_temporary_file_does_not_make_a_folder_foreign(tmp_path):
     out = tmp_path / "o"
     out.mkdir()

@@ -12,14 +12,14 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 __all__ = ["atomic_path", "write_bytes", "is_temporary", "remove_stale"]
 
 # The temporary names atomic_path makes: "." + the destination's name + "." + mkstemp's 8 random
 # characters + ".tmp" + an optional format suffix, e.g. ".checkpoint.npz.k2x_9qa1.tmp.npz".
-_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
 
 
 @contextlib.contextmanager
@@ -56,19 +56,21 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
-def is_temporary(name: str) -> bool:
-    """Whether ``name`` is a temporary file name of ``atomic_path``."""
-    return _TEMPORARY.fullmatch(name) is not None
+def is_temporary(name: str, of: Collection[str] | None = None) -> bool:
+    """Whether ``name`` is a temporary file name of ``atomic_path``; with ``of``, one for a destination in ``of``."""
+    match = _TEMPORARY.fullmatch(name)
+    return match is not None and (of is None or match.group(1) in of)
 
 
-def remove_stale(folder: str | os.PathLike) -> list[Path]:
+def remove_stale(folder: str | os.PathLike, of: Collection[str] | None = None) -> list[Path]:
     """Delete the temporary files that interrupted ``atomic_path`` writes left in ``folder``; returns them.
 
-    Only names of ``atomic_path``'s own pattern are touched. Call it where no other write is under
-    way, e.g. when a run starts or resumes in its folder.
+    Only names of ``atomic_path``'s own pattern are touched, and with ``of`` only those whose
+    destination is one of the names in ``of`` (a user's file that happens to match the pattern
+    stays). Call it where no other write is under way, e.g. when a run starts or resumes.
     """
     folder = Path(folder)
-    stale = sorted(p for p in folder.iterdir() if p.is_file() and is_temporary(p.name))
+    stale = sorted(p for p in folder.iterdir() if p.is_file() and is_temporary(p.name, of))
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

@@ -16,6 +16,8 @@ from numsnn.lab.atomic import is_temporary, remove_stale, write_bytes
 __all__ = ["MANIFEST", "RunFolder"]
 
 MANIFEST = ".numsnn-run"
+# What every run writes, so a temporary file of these is numsnn's even before a manifest lists them.
+RUN_FILES = frozenset({MANIFEST, "checkpoint.npz", "metrics.csv", "metrics.json"})
 
 
 class RunFolder:
@@ -59,7 +61,7 @@ class RunFolder:
         ours = _read_manifest(path)
         present = {p.name for p in path.iterdir()} - {MANIFEST}
         if not (own_folder or overwrite):
-            foreign = sorted(name for name in present - ours if not is_temporary(name))
+            foreign = sorted(name for name in present - ours if not is_temporary(name, of=ours | RUN_FILES))
             if foreign:
                 shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
                 raise FileExistsError(
@@ -81,8 +83,8 @@ class RunFolder:
         return self.path / name
 
     def remove_stale(self) -> list[Path]:
-        """Delete temporary files left by interrupted writes (``numsnn.lab.atomic.remove_stale``)."""
-        return remove_stale(self.path)
+        """Delete temporary files that interrupted writes of this run's files left (``numsnn.lab.atomic``)."""
+        return remove_stale(self.path, of=self.files | RUN_FILES)
 
     def release_if_unused(self) -> None:
         """Undo the claim if numsnn wrote nothing yet (e.g. the data failed to load): no empty run folder remains."""
