@@ -399,6 +399,9 @@ def _train(args) -> int:
         print(f"\nnumsnn train: {_interruption(exc)}; {where}", file=sys.stderr)
         folder.release_if_unused()
         return _interrupted_status(exc)
+    except BaseException:
+        folder.release_if_unused()  # e.g. out of memory in the first epoch: no empty run folder behind
+        raise
 
     print(f"wrote {out / 'checkpoint.npz'}, {out / 'metrics.csv'}, {out / 'metrics.json'}")
     if args.plots:

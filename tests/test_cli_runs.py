@@ -326,6 +326,16 @@ def test_memory_and_overflow_errors_are_one_line(tmp_path, capsys, monkeypatch, 
     assert message in _one_line(capsys.readouterr().err)
 
 
+def test_an_error_in_training_leaves_no_empty_run_folder(tmp_path, monkeypatch):
+    def fit(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(numsnn.lab.train, "fit", fit)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", *TINY]) == 1
+    assert not (tmp_path / "runs").exists()  # the claimed runs/run-001, and runs/ itself, are gone again
+
+
 def test_train_the_conv_model_from_the_cli(tmp_path, capsys):
     out = tmp_path / "conv"
     assert main(["train", "--model", "conv", "--hidden", "16", "-T", "1", "--epochs", "1", "--batch-size", "500",
