@@ -490,3 +490,12 @@ def test_conv_reference_model_learns_on_the_bundled_digits():
     )  # fmt: skip
     assert history[-1]["test_accuracy"] > 0.6
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int64])
+@pytest.mark.parametrize("op", ["avg_pool2d", "max_pool2d"])
+def test_pooling_refuses_non_floating_images(op, dtype):
+    """A bool 2x2 window of ones would average to 0.25 (logical or); ints would compute in float64."""
+    x = ns.Tensor(np.ones((1, 1, 4, 4), dtype=dtype))
+    with pytest.raises(TypeError, match=f"{op} expects floating images, got dtype {np.dtype(dtype)}"):
+        getattr(conv, op)(x, 2)

@@ -70,6 +70,8 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> in
 def _check_images(x: np.ndarray, who: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{who} expects images laid out [N, C, H, W] (batch, channels, height, width), got {x.shape}")
+    if x.dtype.kind != "f":  # bool windows would add up as a logical or; ints would compute in float64
+        raise TypeError(f"{who} expects floating images, got dtype {x.dtype}")
 
 
 def _check_fits(x: np.ndarray, kernel, padding, who: str) -> None:
@@ -201,7 +203,8 @@ class AvgPool2d(Function):
             for j in range(kW):
                 y += windows[:, :, :, :, i, j]
         self.x_shape = x.shape
-        return y / (kH * kW)
+        y /= kH * kW
+        return y
 
     def backward(self, gy):
         kH, kW = self.kernel_size
@@ -233,7 +236,8 @@ class MaxPool2d(Function):
         for k in range(1, kH * kW):
             v = windows[:, :, :, :, k // kW, k % kW]
             replace = (v > y) | np.isnan(v)  # strictly larger: a tie keeps the earlier entry
-            y, winner = np.where(replace, v, y), np.where(replace, k, winner)
+            np.copyto(y, v, where=replace)
+            np.copyto(winner, k, where=replace)
         self.save_for_backward(winner)
         self.x_shape = x.shape
         return y
