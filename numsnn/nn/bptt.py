@@ -208,7 +208,7 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
     """
     gu = sequence_empty(u.shape, u.dtype)
     gv = np.zeros_like(u[:, 0])  # dL/dv_{T-1} = 0
-    gs_t, a, b = np.empty_like(gv), np.empty_like(gv), np.empty_like(gv)  # a, b: scratch for products
+    gs_t, z, a, b = (np.empty_like(gv) for _ in range(4))  # z: u_t - threshold; a, b: scratch for products
     for t in reversed(range(u.shape[1])):
         if gs is not None:
             gs_t = gs[:, t]
@@ -217,7 +217,7 @@ def lif_backward(p: LIFParams, u: np.ndarray, s: np.ndarray, gy: np.ndarray, gs:
             np.copyto(gs_t, gy[:, t])  # gs_t = gy_t
         else:
             np.add(gy[:, t], np.multiply(gv, dv_ds, out=a), out=gs_t)  # gs_t = gy_t + gv_t dv_t/ds_t
-        f_prime = p.surrogate.derivative(u[:, t] - p.threshold)
+        f_prime = p.surrogate.derivative(np.subtract(u[:, t], p.threshold, out=z))
         gv_du = np.multiply(gv, dv_du, out=a)  # first: b, which may hold gv, is overwritten next
         gs_f = np.multiply(gs_t, f_prime, out=b)
         np.add(gv_du, gs_f, out=gu[:, t])  # gu_t = gv_t dv_t/du_t + gs_t f'(u_t - threshold)
