@@ -522,3 +522,27 @@ def test_poisson_spikes_are_stored_time_major_with_the_plain_values():
     np.testing.assert_array_equal(s, (draws < images[:, None]).astype(np.float32))
     assert s.strides[1] > s.strides[0]  # time-major memory, [N, T, ...] view
     assert s.flags.writeable
+
+
+def test_image_layers_fold_time_as_time_distributed_does():
+    """Conv2d and pooling go through nn.layers.per_step: once per sample on constant input, no copy when time-major."""
+    from numsnn.nn import AvgPool2d, Conv2d
+
+    rng = np.random.default_rng(3)
+    images = rng.random((3, 1, 6, 6))
+    direct = np.broadcast_to(images[:, None], (3, 4, 1, 6, 6))  # constant over time, stride 0
+    model = Sequential(Conv2d(1, 2, 3, padding=1, rng=0, dtype=np.float64), AvgPool2d(2))
+    y_once, g_once = grads_of(model, direct)
+    y_full, g_full = grads_of(model, np.array(direct))
+    assert model[0](ns.Tensor(direct)).data.strides[1] == 0  # the convolution ran once per sample
+    np.testing.assert_allclose(y_once.data, y_full.data, rtol=0, atol=1e-14)
+    for a, b in zip(g_once, g_full, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+    spikes = (rng.random((3, 4, 1, 6, 6)) < 0.4).astype(np.float64)
+    y_bm, g_bm = grads_of(model, spikes)
+    y_tm, g_tm = grads_of(model, time_major_copy(spikes))
+    assert steps_are_contiguous(y_tm.data) and y_bm.data.flags.c_contiguous
+    np.testing.assert_allclose(y_tm.data, y_bm.data, rtol=1e-14, atol=1e-15)
+    for a, b in zip(g_tm, g_bm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)

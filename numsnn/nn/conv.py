@@ -16,6 +16,7 @@ import numpy as np
 from numsnn import validate
 from numsnn.autograd import conv
 from numsnn.autograd.tensor import Tensor, as_tensor
+from numsnn.nn.layers import per_step
 from numsnn.nn.module import Module, Parameter
 
 __all__ = ["Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "Unflatten"]
@@ -24,8 +25,8 @@ __all__ = ["Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "Unflatten"]
 class _ImageLayer(Module):
     """A layer computed per image by ``forward_images`` on ``[B, C, H, W]``, applied to ``[N, T, C, H, W]``.
 
-    This is the one place where ``[N, T, ...]`` is folded into the batch, so a shortcut for
-    inputs that are constant over time (compute one step, broadcast it) would go here.
+    Time is folded into the batch by ``numsnn.nn.layers.per_step``: in memory order, and once
+    per sample for input constant over time.
     """
 
     in_channels: int | None = None  # the channel count the layer needs, if it needs one
@@ -35,9 +36,7 @@ class _ImageLayer(Module):
         self._check(x)
         if x.ndim == 4:
             return self.forward_images(x)
-        N, T = x.shape[:2]
-        y = self.forward_images(x.reshape(N * T, *x.shape[2:]))
-        return y.reshape(N, T, *y.shape[1:])
+        return per_step(self.forward_images, x)
 
     def forward_images(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement forward_images()")

@@ -9,7 +9,7 @@ from numsnn.autograd import ops
 from numsnn.autograd.tensor import Function, Tensor, as_tensor
 from numsnn.nn.module import Module, Parameter
 
-__all__ = ["Linear", "TimeDistributed", "Dropout", "constant_over_time", "RepeatOverTime"]
+__all__ = ["Linear", "TimeDistributed", "per_step", "Dropout", "constant_over_time", "RepeatOverTime"]
 
 
 # --- input that is constant over time ----------------------------------------------------------
@@ -99,12 +99,8 @@ class Linear(Module):
 class TimeDistributed(Module):
     """Apply a stateless ``layer`` at every time step: ``[N, T, ...] -> [N*T, ...] -> layer -> [N, T, ...]``.
 
-    Use it for layers that expect a batch without a time axis (convolution, pooling, ...).
-    Time is folded in the input's memory order, so a time-major input (a neuron layer's
-    spikes) is not copied: the rows are then ``[T*N, ...]``, which a per-sample layer ignores.
-    Input constant over time (``encoding.direct``) goes through ``layer`` once per sample,
-    broadcast over T (see ``constant_over_time``); so ``layer`` must give the same output
-    for the same input, as a stateless, non-random layer does.
+    Use it for layers that expect a batch without a time axis. The folding, in memory order and
+    once per sample for input constant over time, is ``per_step``'s.
     """
 
     def __init__(self, layer: Module):
@@ -116,14 +112,26 @@ class TimeDistributed(Module):
         x = as_tensor(x)
         if x.ndim < 3:
             raise ValueError(f"TimeDistributed expects input of shape [N, T, ...features], got shape {x.shape}")
-        N, T = x.shape[:2]
-        if constant_over_time(x) and not x.requires_grad:
-            return RepeatOverTime(T)(self.layer(x[:, 0]))
-        if x.data.strides[0] < x.data.strides[1]:  # stored time-major (numsnn.nn.bptt): fold T first, no copy
-            y = self.layer(x.transpose(1, 0, *range(2, x.ndim)).reshape(T * N, *x.shape[2:]))
-            return y.reshape(T, N, *y.shape[1:]).transpose(1, 0, *range(2, y.ndim + 1))
-        y = self.layer(x.reshape(N * T, *x.shape[2:]))
-        return y.reshape(N, T, *y.shape[1:])
+        return per_step(self.layer, x)
+
+
+def per_step(forward, x: Tensor) -> Tensor:
+    """``forward``, a function of a batch ``[B, ...]``, applied at every time step of ``x [N, T, ...]``.
+
+    Time is folded into the batch, ``[N, T, ...] -> [N*T, ...]``, and unfolded from the result.
+    The fold follows x's memory order: a time-major x (a neuron layer's spikes) folds as
+    ``[T*N, ...]`` without a copy. Input constant over time (``encoding.direct``) goes through
+    ``forward`` once per sample, broadcast over T (see ``constant_over_time``); so ``forward``
+    must give the same output for the same input, as a stateless, non-random layer does.
+    """
+    N, T = x.shape[:2]
+    if constant_over_time(x) and not x.requires_grad:
+        return RepeatOverTime(T)(forward(x[:, 0]))
+    if x.data.strides[0] < x.data.strides[1]:  # stored time-major (numsnn.nn.bptt): fold T first, no copy
+        y = forward(x.transpose(1, 0, *range(2, x.ndim)).reshape(T * N, *x.shape[2:]))
+        return y.reshape(T, N, *y.shape[1:]).transpose(1, 0, *range(2, y.ndim + 1))
+    y = forward(x.reshape(N * T, *x.shape[2:]))
+    return y.reshape(N, T, *y.shape[1:])
 
 
 class Dropout(Module):
