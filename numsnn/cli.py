@@ -300,7 +300,8 @@ def _load_data(config: TrainConfig, split: str, progress: bool = True, origin: s
     except FileNotFoundError as exc:
         if origin is None:
             raise
-        raise FileNotFoundError(f"{exc} (the folder came from {origin})") from None
+        # load_mnist names its own argument ("given by root"); here the folder came from the command line
+        raise FileNotFoundError(f"{str(exc).replace(' (given by root)', '')} (the folder came from {origin})") from None
 
 
 def _resumed(args):

@@ -220,7 +220,9 @@ def test_stored_data_paths_are_absolute_and_can_be_replaced(fake_full, tmp_path,
 def test_a_missing_data_dir_is_blamed_on_where_it_came_from(fake_full, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NUMSNN_DATA", str(tmp_path / "nowhere"))
     assert main(["train", "--dataset", "full", *TINY, "--out", str(tmp_path / "o")]) == 1
-    assert "(the folder came from $NUMSNN_DATA)" in _one_line(capsys.readouterr().err)
+    err = _one_line(capsys.readouterr().err)
+    assert "(the folder came from $NUMSNN_DATA)" in err
+    assert "given by root" not in err  # one origin, the true one
 
 
 # --- 10: interruptions ------------------------------------------------------------------------
