@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from numsnn import validate
 from numsnn.autograd.conv import output_size
 from numsnn.lab.atomic import atomic_path
 from numsnn.nn import IF, LIF, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential, Unflatten
@@ -71,7 +72,7 @@ def to_nir(model: Module, dt: float = 1.0, input_shape: tuple[int, ...] | None =
     nir = _nir()
     if not isinstance(model, Sequential):
         raise NIRError(f"to_nir exports a Sequential (a chain of layers), got {type(model).__name__}")
-    dt = _positive_dt(dt)
+    dt = validate.positive("dt", dt)
     layers = list(model.named_children())
     if layers and isinstance(layers[0][1], Unflatten):  # it only gives the input its image shape
         shape = layers.pop(0)[1].unflattened_size
@@ -83,12 +84,6 @@ def to_nir(model: Module, dt: float = 1.0, input_shape: tuple[int, ...] | None =
     nodes["output"] = nir.Output(output_type=np.array(shape))
     names = list(nodes)
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:], strict=False)))
-
-
-def _positive_dt(dt) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)) or not 0 < dt < np.inf:
-        raise ValueError(f"dt must be a positive finite number of time units per step, got {dt!r}")
-    return float(dt)
 
 
 def _input_shape(model: Sequential, given) -> tuple[int, ...]:
@@ -167,7 +162,7 @@ def from_nir(graph_or_path, dt: float = 1.0, dtype=np.float32) -> Sequential:
         dtype: the floating dtype of the weights.
     """
     nir = _nir()
-    dt = _positive_dt(dt)
+    dt = validate.positive("dt", dt)
     graph = graph_or_path if isinstance(graph_or_path, nir.NIRGraph) else nir.read(graph_or_path)
     names = _chain(nir, graph)
     layers = [_import(nir, name, graph.nodes[name], dt, np.dtype(dtype)) for name in names[1:]]
