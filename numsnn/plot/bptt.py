@@ -142,9 +142,7 @@ def bptt_view(
         bar.locator = MaxNLocator(nbins=4, symmetric=True)  # few ticks, symmetric about 0: no colliding decimals
         bar.formatter = FuncFormatter(lambda v, _: f"{v:.2g}")
         bar.update_ticks()
-    image = heat[3].imshow(
-        surrogate_gain(u, params.threshold, params.surrogate), cmap="cividis", vmin=0, vmax=1, extent=extent
-    )
+    image = heat[3].imshow(window_all[index], cmap="cividis", vmin=0, vmax=1, extent=extent)
     fig.colorbar(
         image, ax=heat[3], label="f'(u_t - θ) / f'(0)\n1: gs_t reaches gu_t at full gain,\n0: blocked", **style
     )

@@ -197,9 +197,9 @@ def bptt_flow(table: Explanation, fig: Figure | None = None) -> Figure:
     for side in ("top", "right", "left"):
         ax_g.spines[side].set_visible(False)
     ax_g.set_title(f"backward: from t = {T - 1} (right; gv_{T - 1} = 0) back to t = 0 (left)", fontsize="medium")
-    clipped = bool(np.abs(values).max() > limit)
+    clipped = bool(np.abs(values).max() > limit)  # the bar comes from the node scatters, which share one norm
     extend = "both" if clipped else "neither"
-    bar = fig.colorbar(ax_g.collections[0], ax=ax_g, location="bottom", aspect=30, shrink=0.6, pad=0.02, extend=extend)
+    bar = fig.colorbar(nodes, ax=ax_g, location="bottom", aspect=30, shrink=0.6, pad=0.02, extend=extend)
     bar.set_label(
         "node value: red, raising it raises L; blue, lowers it" + (" (arrows: beyond the scale)" if clipped else ""),
         fontsize="small",
