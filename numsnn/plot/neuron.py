@@ -126,13 +126,14 @@ def membrane(
     spike_markers = reset_markers = None
     if s is not None:
         fired_t, fired_k = np.nonzero(s > 0)
+        fired_colors = [colors[k] for k in fired_k]
         spike_markers = ax_u.scatter(
             fired_t,
             u[fired_t, fired_k],
             marker="*",
             s=140,
             zorder=3,
-            c=[colors[k] for k in fired_k],
+            c=fired_colors,
             edgecolors="k",
             linewidths=0.6,
             label="spike: s_t = 1",
@@ -144,7 +145,7 @@ def membrane(
             s=40,
             zorder=3,
             facecolors="white",
-            edgecolors=[colors[k] for k in fired_k],
+            edgecolors=fired_colors,
             label="reset to v_t",
         )
     ax_u.set_ylabel("membrane potential u")
