@@ -248,6 +248,9 @@ def test_sigterm_takes_the_ctrl_c_path(tmp_path):
 def test_interruptions_wait_until_the_epoch_files_are_written(sig, raised, sender):
     """A signal during the save is held, wherever it lands, and then acted on: never half a save."""
     previous = signal.signal(signal.SIGTERM, cli._raise_terminated)  # as main() installs it
+    # Python's own Ctrl-C handler, even where the test runner was started with SIGINT ignored
+    # (a shell's background job without job control)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     finished = []
     try:
         with pytest.raises(raised), cli._interruptions_deferred():
@@ -263,6 +266,7 @@ def test_interruptions_wait_until_the_epoch_files_are_written(sig, raised, sende
         assert signal.getsignal(signal.SIGTERM) is cli._raise_terminated  # the handlers are back
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def test_stale_temporary_files_are_removed_on_resume(run, capsys):
