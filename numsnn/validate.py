@@ -22,6 +22,7 @@ __all__ = [
     "finite_array",
     "all_finite",
     "sequence",
+    "finite_through_state",
     "one_sample",
     "spikes",
     "output_spikes",
@@ -80,11 +81,17 @@ def integer(name: str, value, low: int | None = None, high: int | None = None) -
 # --- arrays ---------------------------------------------------------------------------------
 
 
-def finite_array(a, name: str) -> np.ndarray:
-    """``a`` (Tensor, ndarray or nested list) as a real ndarray without NaN or inf."""
+def _numeric(a, name: str) -> np.ndarray:
+    """``a`` (Tensor, ndarray or nested list) as a real ndarray."""
     a = a.data if isinstance(a, Tensor) else np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    return a
+
+
+def finite_array(a, name: str) -> np.ndarray:
+    """``a`` (Tensor, ndarray or nested list) as a real ndarray without NaN or inf."""
+    a = _numeric(a, name)
     if a.dtype.kind == "f" and not all_finite(a):
         raise ValueError(f"{name} has non-finite values: {np.isnan(a).sum()} NaN and {np.isinf(a).sum()} inf")
     return a
@@ -102,9 +109,13 @@ def all_finite(a: np.ndarray) -> bool:
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
-def sequence(x, name: str, floating: bool = True) -> np.ndarray:
-    """``x`` as a finite ndarray laid out ``[N, T, ...features]`` with T >= 1 (floating unless told)."""
-    a = finite_array(x, name)
+def sequence(x, name: str, floating: bool = True, finite: bool = True) -> np.ndarray:
+    """``x`` as an ndarray laid out ``[N, T, ...features]`` with T >= 1 (floating unless told).
+
+    Finite too, unless ``finite=False``: a neuron layer checks that more cheaply from its
+    state once it has run (``finite_through_state``).
+    """
+    a = finite_array(x, name) if finite else _numeric(x, name)
     if a.ndim < 3:
         raise ValueError(
             f"{name} expects a sequence laid out [N, T, ...features] (batch, time, features), got shape {a.shape}. "
@@ -115,6 +126,22 @@ def sequence(x, name: str, floating: bool = True) -> np.ndarray:
     if floating and a.dtype.kind != "f":
         raise TypeError(f"{name} expects a floating input, got dtype {a.dtype}")
     return a
+
+
+def finite_through_state(x, v_last: np.ndarray, name: str) -> None:
+    """Raise unless the input ``x [N, T, ...]`` that drove a neuron layer to ``v_last = v_{T-1}`` was finite.
+
+    NaN and inf survive every step of the neuron (``inf * 0`` and ``inf - inf`` are NaN), so
+    ``v_{T-1}`` is finite exactly when every ``u_t`` was: that checks all of ``x`` at 1/T of
+    the cost. A non-finite ``v_{T-1}`` from finite input means ``u_t`` overflowed.
+    """
+    if all_finite(v_last):
+        return
+    a = finite_array(x, name)  # raises, naming the NaN and inf in x, if it has any
+    raise ValueError(
+        f"{name}: the membrane potential overflowed {a.dtype} (inf or NaN) although its input is finite; "
+        f"the input reaches {np.abs(a).max():.3g}, scale it down"
+    )
 
 
 def one_sample(x, name: str = "x") -> np.ndarray:

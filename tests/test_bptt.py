@@ -386,6 +386,31 @@ def test_non_finite_input(bad, count):
         IF()(x)
 
 
+@pytest.mark.parametrize("reset", ["rest", "subtract", "none"])
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+@pytest.mark.parametrize("surrogate, smooth", [(Sigmoid(), False), (Sigmoid(), True), (Rectangle(0.5), False)])
+def test_a_non_finite_input_leaves_the_last_state_non_finite(reset, beta, surrogate, smooth):
+    """What lets the layers check v_{T-1} instead of all of x: NaN and inf at any step survive to the end."""
+    from numsnn.nn.bptt import LIFParams, lif_forward
+
+    p = LIFParams(beta=beta, reset=reset, rest=-0.3 if reset == "rest" else 0.0, surrogate=surrogate, smooth=smooth)
+    rng = np.random.default_rng(0)
+    for t in (0, 2, 4):
+        for bad in (np.nan, np.inf, -np.inf):
+            x = rng.uniform(-1, 2, (3, 5, 2)).astype(np.float32)
+            x[1, t, 0] = bad
+            _, _, v = lif_forward(p, x, np.zeros((3, 2), np.float32))
+            assert not np.isfinite(v[1, 0]) and np.isfinite(np.delete(v.ravel(), 2)).all()
+
+
+def test_overflow_of_the_membrane_potential_is_an_error():
+    x = np.full((1, 3, 2), np.finfo(np.float32).max / 2, dtype=np.float32)  # finite, but u_2 = 1.5 max
+    with pytest.raises(ValueError, match=r"IF \(spiking neurons\): the membrane potential overflowed float32"):
+        IF(reset="none")(x)
+    with pytest.raises(ValueError, match="overflowed float32 .* reaches 1.7e\\+38"):
+        lif(x, reset="subtract")
+
+
 def test_integer_input():
     with pytest.raises(TypeError, match="floating input, got dtype int64"):
         IF()(np.zeros((2, 3, 4), dtype=np.int64))

@@ -180,12 +180,15 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
     u, s = sequence_empty(x.shape, x.dtype), sequence_empty(x.shape, x.dtype)
     np.copyto(u, x)  # u_t = x_t for now: one pass that reads x in whatever memory order it has
     v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it
-    for t in range(x.shape[1]):
-        if p.beta != 1:
-            v *= p.beta
-        u[:, t] += v  # u_t = x_t + beta v_{t-1}
-        fire(p, u[:, t], out=s[:, t])  # s_t = H(u_t - threshold)
-        reset_potential(p, u[:, t], s[:, t], out=v)  # v_t = reset(u_t, s_t)
+    # NaN and inf pass through without warnings: they stay in v to the end, where the layers
+    # check v_{T-1} (numsnn.validate.finite_through_state)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(x.shape[1]):
+            if p.beta != 1:
+                v *= p.beta
+            u[:, t] += v  # u_t = x_t + beta v_{t-1}
+            fire(p, u[:, t], out=s[:, t])  # s_t = H(u_t - threshold)
+            reset_potential(p, u[:, t], s[:, t], out=v)  # v_t = reset(u_t, s_t)
     return u, s, v
 
 
@@ -263,8 +266,11 @@ def initial_state(x: np.ndarray, v0) -> Tensor | np.ndarray:
 def lif(x, v0=None, **params) -> Tensor:
     """Spikes ``[N, T, ...]`` of LIF neurons driven by ``x``, from ``v0``; params as in ``LIFParams``."""
     x = x if isinstance(x, Tensor) else Tensor(x)
-    validate.sequence(x, "a spiking neuron")
-    return LIFFunction(LIFParams(**params))(x, initial_state(x.data, v0))
+    validate.sequence(x, "a spiking neuron", finite=False)
+    fn = LIFFunction(LIFParams(**params))
+    s = fn(x, initial_state(x.data, v0))
+    validate.finite_through_state(x, fn.v_last, "a spiking neuron")  # x was finite: one look at v_{T-1} tells
+    return s
 
 
 # --- the same neuron, unrolled into primitive ops (the autodiff reference) ------------------

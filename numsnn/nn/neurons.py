@@ -55,10 +55,12 @@ class LIF(Module):
         return s, Tensor(fn.v_last)
 
     def _run(self, x, v0):
-        x = as_tensor(x)
-        validate.sequence(x, f"{type(self).__name__} (spiking neurons)")
+        x, name = as_tensor(x), f"{type(self).__name__} (spiking neurons)"
+        validate.sequence(x, name, finite=False)
         fn = RecordingLIFFunction(self.params, self.traces) if self.traces else LIFFunction(self.params)
-        return fn(x, initial_state(x.data, v0)), fn
+        s = fn(x, initial_state(x.data, v0))
+        validate.finite_through_state(x, fn.v_last, name)  # x was finite: one look at v_{T-1} tells
+        return s, fn
 
     # The parameters, by name: read-only, as the kernel and the traces share one LIFParams.
     beta = property(lambda self: self.params.beta)
