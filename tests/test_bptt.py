@@ -459,7 +459,7 @@ def test_bad_surrogate_parameter():
 
 def test_backward_gives_exact_zeros_far_below_threshold():
     """Far below threshold f' would be a subnormal float (4 e / (1 + e)^2 with e = exp(-96) is about 8e-42);
-    the surrogate returns an exact 0 there, so BPTT never does slow subnormal arithmetic."""
+    there cosh^2(alpha z / 2) overflows and f' is an exact 0, so BPTT does no slow subnormal arithmetic."""
     assert Sigmoid(4.0).derivative(np.float32(-24.0)) == 0
     x = np.zeros((2, 6, 3), dtype=np.float32)
     x[:, 0] = -23.0  # u_t = -23 at every step: z = u_t - 1 = -24, no spikes

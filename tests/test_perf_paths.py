@@ -119,7 +119,7 @@ def test_custom_spike_rule_is_used():
 
 
 def test_sigmoid_derivative_with_values_far_from_threshold():
-    """The masked exp (some values far away) and the plain exp (none) give the same numbers."""
+    """Values far from the threshold give exact zeros and leave the others' values as they are."""
     z = np.random.default_rng(1).uniform(-5, 5, (4, 50)).astype(np.float32)
     far = z.copy()
     far[:, ::7] = -40.0

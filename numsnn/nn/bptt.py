@@ -178,7 +178,6 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
     more (``numsnn.autograd.workspace``).
     """
     u, s = sequence_empty(x.shape, x.dtype), sequence_empty(x.shape, x.dtype)
-    np.copyto(u, x)  # u_t = x_t for now: one pass that reads x in whatever memory order it has
     v = np.array(v0, dtype=x.dtype)  # v_{t-1}; a copy, as the steps overwrite it
     # NaN and inf pass through without warnings: they stay in v to the end, where the layers
     # check v_{T-1} (numsnn.validate.finite_through_state)
@@ -186,7 +185,7 @@ def lif_forward(p: LIFParams, x: np.ndarray, v0: np.ndarray):
         for t in range(x.shape[1]):
             if p.beta != 1:
                 v *= p.beta
-            u[:, t] += v  # u_t = x_t + beta v_{t-1}
+            np.add(x[:, t], v, out=u[:, t])  # u_t = x_t + beta v_{t-1}
             fire(p, u[:, t], out=s[:, t])  # s_t = H(u_t - threshold)
             reset_potential(p, u[:, t], s[:, t], out=v)  # v_t = reset(u_t, s_t)
     return u, s, v
