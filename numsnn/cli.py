@@ -291,17 +291,16 @@ def _with_data_dir(config: TrainConfig, given_dir: str | None) -> tuple[TrainCon
 
 
 def _load_data(config: TrainConfig, split: str, progress: bool = True, origin: str | None = None):
-    from numsnn.lab.datasets import load_mnist
+    from numsnn.lab.datasets import MissingFilesError, load_mnist
 
     if config.dataset == "bundled":
         return load_mnist(split, source="bundled")
     try:
         return load_mnist(split, source="full", root=config.data_dir, progress=progress)
-    except FileNotFoundError as exc:
+    except MissingFilesError as exc:
         if origin is None:
             raise
-        # load_mnist names its own argument ("given by root"); here the folder came from the command line
-        raise FileNotFoundError(f"{str(exc).replace(' (given by root)', '')} (the folder came from {origin})") from None
+        raise FileNotFoundError(exc.came_from(origin)) from None
 
 
 def _resumed(args):

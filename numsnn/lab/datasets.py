@@ -44,6 +44,7 @@ __all__ = [
     "MAX_IDX_BYTES",
     "IDXError",
     "DownloadError",
+    "MissingFilesError",
     "read_idx",
     "write_idx",
     "load_mnist",
@@ -100,6 +101,23 @@ class IDXError(ValueError):
 
 class DownloadError(OSError):
     """No mirror delivered a file with the expected checksum; the message lists each mirror and why."""
+
+
+class MissingFilesError(FileNotFoundError):
+    """MNIST files absent from a folder that was named (``root`` or ``$NUMSNN_DATA``).
+
+    ``split``, ``folder`` and ``expected`` say what is missing where, so that a caller that chose
+    the folder some other way (the command line) can say so: ``came_from``.
+    """
+
+    def __init__(self, split: str, folder: Path, expected: str, origin: str):
+        self.split, self.folder, self.expected = split, folder, expected
+        super().__init__(f"MNIST {split} files not found in {folder} (given by {origin}): expected {expected}")
+
+    def came_from(self, origin: str) -> str:
+        """The message for a folder that ``origin`` chose, e.g. ``"--data-dir"``."""
+        where = f"MNIST {self.split} files not found in {self.folder}"
+        return f"{where}: expected {self.expected} (the folder came from {origin})"
 
 
 # ---------------------------------------------------------------------------------------------------------- files
@@ -308,7 +326,7 @@ def _load_full(split, root, download, progress, mirrors, checksums, timeout, dea
     missing = [name for name, path in paths.items() if path is None]
     expected = " and ".join(f"{name} (or {name}.gz)" for name in missing)
     if missing and origin is not None:
-        raise FileNotFoundError(f"MNIST {split} files not found in {folder} (given by {origin}): expected {expected}")
+        raise MissingFilesError(split, folder, expected, origin)
     if missing and not download:
         raise FileNotFoundError(
             f"MNIST {split} files not found in the cache {folder} and download=False: expected "
@@ -352,7 +370,8 @@ def load_mnist(
         deadline: (full) seconds for each whole file before the mirror counts as failed.
 
     Raises:
-        FileNotFoundError: files absent from ``root``/``NUMSNN_DATA``, or from the cache with download=False.
+        MissingFilesError: (a FileNotFoundError) files absent from ``root``/``NUMSNN_DATA``.
+        FileNotFoundError: files absent from the cache with download=False.
         IDXError: a malformed file or a checksum mismatch (the message names the file).
         DownloadError: every mirror failed (the message lists each mirror and why, and what to do instead).
     """
