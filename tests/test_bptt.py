@@ -8,7 +8,7 @@ from user_surrogate import Rectangle
 
 import numsnn as ns
 from numsnn.nn import IF, LIF, Linear, Sequential
-from numsnn.nn.bptt import LIFFunction, lif, lif_unrolled
+from numsnn.nn.bptt import LIFFunction, LIFParams, lif, lif_forward, lif_unrolled
 from numsnn.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 
 RESETS = ["rest", "subtract", "none"]
@@ -391,8 +391,6 @@ def test_non_finite_input(bad, count):
 @pytest.mark.parametrize("surrogate, smooth", [(Sigmoid(), False), (Sigmoid(), True), (Rectangle(0.5), False)])
 def test_a_non_finite_input_leaves_the_last_state_non_finite(reset, beta, surrogate, smooth):
     """What lets the layers check v_{T-1} instead of all of x: NaN and inf at any step survive to the end."""
-    from numsnn.nn.bptt import LIFParams, lif_forward
-
     p = LIFParams(beta=beta, reset=reset, rest=-0.3 if reset == "rest" else 0.0, surrogate=surrogate, smooth=smooth)
     rng = np.random.default_rng(0)
     for t in (0, 2, 4):
